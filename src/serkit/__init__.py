@@ -1,0 +1,24 @@
+"""serkit: speech emotion recognition that is honest, fast on a CPU, and just works."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["Predictor", "__version__", "evaluate", "train"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import serkit` must not pull torch or sklearn.
+    if name == "Predictor":
+        from serkit.inference import Predictor
+
+        return Predictor
+    if name == "train":
+        from serkit.training import train
+
+        return train
+    if name == "evaluate":
+        from serkit.evaluation import evaluate
+
+        return evaluate
+    raise AttributeError(name)

