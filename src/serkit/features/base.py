@@ -22,7 +22,7 @@ FEATURE_VERSION = "1"
 class FeatureKind(str, Enum):
     VECTOR = "vector"  # one fixed-length vector per clip
     MATRIX = "matrix"  # a fixed-shape 2-D array per clip (CNN input)
-    FRAMES = "frames"  # (states, frames, dim) sequences, pooled by the model
+    STATES = "states"  # (n_states, dim): pooled hidden states of every encoder layer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -73,11 +73,21 @@ def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tupl
     from serkit import audio
 
     signal = audio.load(path)
-    if variant is not None:
-        from serkit.augment import apply_augmentations
+    if variant is None:
+        return {name: _extractor(name, cfg).extract(signal) for name, cfg in specs}
+    from serkit.augment import Augmentation, _rng, apply_augmentations, parse_augmentations, spec_augment
+    from serkit.features.base import FeatureKind
 
-        signal = apply_augmentations(signal, variant.augment, seed=variant.seed, copy=variant.copy)
-    return {name: _extractor(name, cfg).extract(signal) for name, cfg in specs}
+    signal = apply_augmentations(signal, variant.augment, seed=variant.seed, copy=variant.copy)
+    masked = Augmentation.SPECAUGMENT in parse_augmentations(variant.augment)
+    out = {}
+    for name, cfg in specs:
+        ex = _extractor(name, cfg)
+        value = ex.extract(signal)
+        if masked and ex.kind is FeatureKind.MATRIX:
+            value = spec_augment(value, _rng(signal, variant.augment, variant.seed, variant.copy))
+        out[name] = value
+    return out
 
 
 def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple]]) -> list[tuple[int, Any]]:

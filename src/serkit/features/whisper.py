@@ -66,7 +66,7 @@ class WhisperConfig(FeatureConfig):
 
 class WhisperEncoderFeatures(FeatureExtractor):
     name = "whisper_encoder"
-    kind = FeatureKind.MATRIX
+    kind = FeatureKind.STATES
     config_class = WhisperConfig
 
     def frames(self, signal: np.ndarray) -> np.ndarray:

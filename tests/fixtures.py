@@ -1,0 +1,351 @@
+"""Generators of small synthetic corpus trees (plain functions, not pytest fixtures).
+
+Every generator takes a folder (usually a pytest ``tmp_path``), writes a tiny tree
+that follows one corpus' naming scheme exactly (see /work/shared/corpora.md), and
+returns the corpus root. The audio is synthetic and deterministic: a few sine
+partials plus a little noise, peak about 0.3, from a numpy RNG seeded by the file
+name, written with ``soundfile``. The file lists are module constants so tests can
+derive their expectations from them instead of repeating them.
+
+Nothing here copies corpus audio; the only real file copied is CREMA-D's
+``VideoDemographics.csv`` (metadata), which the CREMA-D reader needs for gender.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SHARED_DATA = Path("/work/shared/data")
+RAVDESS_ROOT = SHARED_DATA / "ravdess"
+SAVEE_ROOT = SHARED_DATA / "savee"
+CREMA_D_DEMOGRAPHICS = SHARED_DATA / "crema_d_meta" / "VideoDemographics.csv"
+
+DURATION = 0.5  # seconds of every generated clip unless said otherwise
+
+# soundfile format per extension (written explicitly so upper-case names work too).
+_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF", ".mp3": "MP3"}
+_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def seed_for(name: str) -> int:
+    """A stable RNG seed from a file name, so every file differs but every run is identical."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def synth(
+    seconds: float = DURATION,
+    sample_rate: int = 16_000,
+    *,
+    channels: int = 1,
+    seed: int = 0,
+    partials: tuple[float, ...] = (220.0, 440.0, 660.0),
+    amplitude: float = 0.3,
+    noise: float = 0.01,
+) -> np.ndarray:
+    """A few sine partials plus white noise, peak ~``amplitude``; shape (n,) or (n, channels)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate))
+    t = np.arange(n) / sample_rate
+    cols = []
+    for ch in range(channels):
+        x = np.zeros(n)
+        for k, f in enumerate(partials):
+            x += np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) / (k + 1)
+        x += rng.normal(0.0, noise, n) * (ch + 1)
+        x *= amplitude / max(np.max(np.abs(x)), 1e-9)
+        cols.append(x)
+    data = np.stack(cols, axis=1) if channels > 1 else cols[0]
+    return data.astype(np.float32)
+
+
+def tone(freq: float, seconds: float, sample_rate: int, *, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:
+    """A pure sine (for frequency checks after resampling); shape (n,) or (n, channels)."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    x = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
+
+
+def write(path: Path, data: np.ndarray, sample_rate: int, *, format: str | None = None, subtype: str | None = None) -> Path:
+    """Write ``data`` with soundfile; the format follows the extension unless given (e.g. AIFF named .wav)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = format or _FORMATS[path.suffix.lower()]
+    sf.write(str(path), data, sample_rate, format=fmt, subtype=subtype or _SUBTYPES.get(fmt))
+    return path
+
+
+def write_clip(
+    path: Path,
+    *,
+    sample_rate: int = 16_000,
+    seconds: float = DURATION,
+    channels: int = 1,
+    format: str | None = None,
+) -> Path:
+    """One synthetic clip, seeded by its file name."""
+    data = synth(seconds, sample_rate, channels=channels, seed=seed_for(Path(path).name))
+    return write(path, data, sample_rate, format=format)
+
+
+def wav_bytes(data: np.ndarray, sample_rate: int, *, format: str = "WAV") -> bytes:
+    """Encoded file content in memory (for loading from bytes and for truncation)."""
+    buf = io.BytesIO()
+    sf.write(buf, data, sample_rate, format=format, subtype=_SUBTYPES.get(format))
+    return buf.getvalue()
+
+
+def _tree(root: Path, files: list[str], **kw) -> Path:
+    root = Path(root)
+    for rel in files:
+        write_clip(root / rel, **kw)
+    return root
+
+
+# --------------------------------------------------------------------------- corpora
+
+# RAVDESS (not requested as a generated tree, but handy for fast reader tests).
+RAVDESS_FILES = [
+    "Actor_01/03-01-01-01-01-01-01.wav",  # neutral, male
+    "Actor_01/03-01-05-02-02-02-01.wav",  # angry, strong, statement 02, repetition 02
+    "Actor_02/03-01-02-01-01-01-02.wav",  # calm, female
+    "Actor_24/03-01-08-02-01-02-24.wav",  # surprised, female
+]
+RAVDESS_SONG_FILES = ["Actor_01/03-02-03-01-01-01-01.wav"]  # vocal channel 02: song
+
+
+def make_ravdess(root: Path, *, song: bool = True) -> Path:
+    """RAVDESS speech files (48 kHz), plus one song file unless ``song=False``."""
+    return _tree(root, RAVDESS_FILES + (RAVDESS_SONG_FILES if song else []), sample_rate=48_000)
+
+
+CREMA_D_FILES = [
+    "AudioWAV/1001_DFA_ANG_XX.wav",  # 1001 male
+    "AudioWAV/1001_IEO_HAP_LO.wav",
+    "AudioWAV/1002_TIE_SAD_HI.wav",  # 1002 female
+    "AudioWAV/1050_WSI_FEA_MD.wav",  # 1050 male
+    "AudioWAV/1089_IWL_DIS_XX.wav",  # 1089 female
+    "AudioWAV/1091_ITS_NEU_XX.wav",  # 1091 female
+]
+# Sex of those actors as listed in the real VideoDemographics.csv.
+CREMA_D_SEX = {"1001": "male", "1002": "female", "1050": "male", "1089": "female", "1091": "female"}
+
+
+def make_crema_d(root: Path, *, demographics: bool = True) -> Path:
+    """CREMA-D ``AudioWAV/AAAA_SSS_EEE_LL.wav`` at 16 kHz, with VideoDemographics.csv in the root."""
+    root = _tree(root, CREMA_D_FILES)
+    if demographics:
+        target = root / "VideoDemographics.csv"
+        if CREMA_D_DEMOGRAPHICS.is_file():
+            shutil.copyfile(CREMA_D_DEMOGRAPHICS, target)
+        else:  # same columns and values as the official file, for the actors used here
+            with target.open("w", newline="") as fh:
+                w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+                w.writerow(["ActorID", "Age", "Sex", "Race", "Ethnicity"])
+                for actor, sex in CREMA_D_SEX.items():
+                    w.writerow([int(actor), 30, sex.title(), "Unknown", "Not Hispanic"])
+    return root
+
+
+TESS_FILES = [
+    "OAF_angry/OAF_back_angry.wav",
+    "OAF_disgust/OAF_bar_disgust.wav",
+    "OAF_Fear/OAF_base_fear.wav",
+    "OAF_happy/OAF_bath_happy.wav",
+    "OAF_neutral/OAF_bean_neutral.wav",
+    "OAF_Pleasant_surprise/OAF_dog_ps.wav",
+    "OAF_Sad/OAF_beg_sad.wav",
+    "YAF_angry/YAF_chair_angry.wav",
+    "YAF_fear/YAF_cheek_fear.wav",
+    "YAF_pleasant_surprised/YAF_dog_ps.wav",
+    "YAF_sad/YAF_chief_sad.wav",
+]
+TESS_AIFF = "YAF_angry/YAF_chain_angry.wav"  # AIFF content under a .wav name (release quirk)
+TESS_96K = "YAF_happy/YAF_check_happy.wav"  # the one 96 kHz file (release quirk)
+TESS_SAMPLE_RATE = 24_414
+
+
+def make_tess(root: Path) -> Path:
+    """TESS with varying folder names, one AIFF named .wav and one 96 kHz file."""
+    root = _tree(root, TESS_FILES, sample_rate=TESS_SAMPLE_RATE)
+    write_clip(root / TESS_AIFF, sample_rate=TESS_SAMPLE_RATE, format="AIFF")
+    write_clip(root / TESS_96K, sample_rate=96_000)
+    return root
+
+
+EMODB_FILES = [
+    "wav/03a01Fa.wav",  # 03 male, happiness
+    "wav/08b10Lc.wav",  # 08 female, boredom
+    "wav/09a05Na.wav",  # neutral
+    "wav/10b03Ad.wav",  # fear
+    "wav/11b09Ea.wav",  # disgust
+    "wav/13a02Tb.wav",  # sadness
+    "wav/16a07Wa.wav",  # anger
+]
+
+
+def make_emodb(root: Path) -> Path:
+    """EMO-DB ``wav/SSTTTEV.wav`` at 16 kHz."""
+    return _tree(root, EMODB_FILES)
+
+
+EMOVO_FILES = [
+    "f1/dis-f1-b1.wav",
+    "f1/gio-f1-d2.wav",
+    "f2/rab-f2-b3.wav",
+    "f3/tri-f3-n1.wav",
+    "m1/neu-m1-n5.wav",
+    "m2/sor-m2-l1.wav",
+    "m3/pau-m3-l4.wav",
+]
+
+
+def make_emovo(root: Path) -> Path:
+    """EMOVO ``f1/dis-f1-b1.wav``: stereo, 48 kHz."""
+    return _tree(root, EMOVO_FILES, sample_rate=48_000, channels=2)
+
+
+URDU_FILES = [
+    "Angry/SM1_F10_A010.wav",
+    "Angry/SF1_F2_A011.wav",
+    "Happy/SM1_F3_H005.wav",
+    "Neutral/SF1_F4_N020.wav",
+    "Sad/SM12_F1_S001.wav",
+]
+
+
+def make_urdu(root: Path) -> Path:
+    """URDU ``Emotion/SG#_F#_E###.wav`` at 44.1 kHz; SM1 and SF1 are different speakers."""
+    return _tree(root, URDU_FILES, sample_rate=44_100)
+
+
+SAVEE_NESTED_FILES = [
+    "DC/a01.wav",
+    "DC/d05.wav",
+    "JE/sa03.wav",
+    "JE/f02.wav",
+    "JK/n30.wav",
+    "KL/su15.wav",
+    "KL/h11.wav",
+]
+
+
+def make_savee_nested(root: Path) -> Path:
+    """SAVEE per-speaker release ``DC/a01.wav`` at 44.1 kHz."""
+    return _tree(root, SAVEE_NESTED_FILES, sample_rate=44_100)
+
+
+# label folder name -> unified emotion, for the folder-per-label tree
+LABEL_FOLDER_FILES = {
+    "happy/x.wav": "happy",
+    "Sad/y.flac": "sad",
+    "anger/z.ogg": "angry",
+    "session1/Fear/w.AIFF": "fearful",  # nested, upper-case extension
+}
+
+
+def make_label_folders(root: Path) -> Path:
+    """Audio in folders named after the emotion (any case, synonyms, nested), mixed formats."""
+    return _tree(root, list(LABEL_FOLDER_FILES))
+
+
+# manifest rows: (relative audio path, label, speaker)
+MANIFEST_ROWS = [
+    ("clips/a.wav", "happy", "spk1"),
+    ("clips/b.flac", "Sadness", "spk1"),
+    ("clips/c.wav", "joy", "spk2"),
+    ("clips/d.wav", "angry", ""),
+]
+MANIFEST_BAD_ROWS = [
+    ("clips/e.wav", "bogus", "spk2"),  # unknown label -> skipped, with the line number
+    ("clips/missing.wav", "sad", "spk2"),  # no such file -> skipped
+]
+
+
+def make_manifest(root: Path, *, bad_rows: bool = False) -> Path:
+    """A CSV manifest ``path,label,speaker`` (relative paths) with its clips; returns the CSV path."""
+    root = Path(root)
+    rows = MANIFEST_ROWS + (MANIFEST_BAD_ROWS if bad_rows else [])
+    for rel, _, _ in rows:
+        if "missing" not in rel:
+            write_clip(root / rel)
+    csv_path = root / "manifest.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "speaker"])
+        w.writerows(rows)
+    return csv_path
+
+
+# --------------------------------------------------------------------------- broken input
+
+# role -> file under the bad corpus root (RAVDESS names, so only hello.wav fails to parse)
+BAD_FILES = {
+    "good": "Actor_01/03-01-01-01-01-02-01.wav",
+    "empty": "Actor_01/03-01-01-01-01-01-01.wav",
+    "truncated": "Actor_01/03-01-02-01-01-01-01.wav",
+    "text": "Actor_01/03-01-03-01-01-01-01.wav",
+    "aiff": "Actor_01/03-01-04-01-01-01-01.wav",
+    "rate96k": "Actor_01/03-01-05-01-01-01-01.wav",
+    "stereo": "Actor_01/03-01-06-01-01-01-01.wav",
+    "silent": "Actor_01/03-01-07-01-01-01-01.wav",
+    "short": "Actor_01/03-01-08-01-01-01-01.wav",
+    "unparseable": "Actor_01/hello.wav",
+}
+BAD_NON_AUDIO = ["README.txt", "Actor_01/03-01-01-01-01-01-01.lab"]
+# Files a reader can not open at all (must be skipped with a reason).
+BAD_UNREADABLE = ("empty", "truncated", "text")
+# Files whose content is valid audio despite their quirk (must become rows).
+BAD_READABLE = ("good", "aiff", "rate96k", "stereo")
+
+
+def truncated_header(sample_rate: int = 16_000) -> bytes:
+    """The first 20 bytes of a valid wav: cut inside the 'fmt ' chunk."""
+    return wav_bytes(synth(0.1, sample_rate), sample_rate)[:20]
+
+
+def header_only(sample_rate: int = 16_000) -> bytes:
+    """The 44-byte header of a wav whose data was cut off (declares samples that aren't there)."""
+    return wav_bytes(synth(0.5, sample_rate), sample_rate)[:44]
+
+
+def make_bad_corpus(root: Path) -> Path:
+    """A RAVDESS-named tree of problem files (see BAD_FILES), plus non-audio files to be ignored."""
+    root = Path(root)
+    p = {role: root / rel for role, rel in BAD_FILES.items()}
+    (root / "Actor_01").mkdir(parents=True, exist_ok=True)
+    write_clip(p["good"], sample_rate=48_000)
+    p["empty"].write_bytes(b"")
+    p["truncated"].write_bytes(truncated_header(48_000))
+    p["text"].write_text("this is not audio, just a text file with a .wav name\n" * 4)
+    write_clip(p["aiff"], sample_rate=48_000, format="AIFF")
+    write_clip(p["rate96k"], sample_rate=96_000)
+    write_clip(p["stereo"], sample_rate=48_000, channels=2)
+    write(p["silent"], np.zeros(int(DURATION * 48_000), dtype=np.float32), 48_000)
+    write_clip(p["short"], sample_rate=48_000, seconds=0.1)
+    write_clip(p["unparseable"], sample_rate=48_000)
+    (root / "README.txt").write_text("RAVDESS-like tree with broken files for tests\n")
+    (root / BAD_NON_AUDIO[1]).write_text("0 1000000 neutral\n")
+    return root
+
+
+# name -> generator of a tree whose corpus auto-detection must find `name`
+GENERATORS = {
+    "ravdess": make_ravdess,
+    "crema_d": make_crema_d,
+    "tess": make_tess,
+    "emodb": make_emodb,
+    "emovo": make_emovo,
+    "urdu": make_urdu,
+    "savee": make_savee_nested,
+    "folders": make_label_folders,
+}
