@@ -48,7 +48,9 @@ def detect(root: str | Path) -> str:
     for name, factory in READERS.items():
         reader = factory()
         share = sum(reader.matches(p, root) for p in sample) / len(sample)
-        if share > best_share:
+        # The generic label-folder reader is a fallback: a corpus reader that fits most
+        # names wins even if a few stray files sit in emotion-named folders (URDU's layout).
+        if share > best_share and not (name == "folders" and best_share >= 0.5):
             best, best_share = name, share
     if best_share < 0.5:
         raise CorpusError(

@@ -1,0 +1,233 @@
+"""Prediction: a Predictor loaded from one bundle answers for signals, files, folders and uploads."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit import audio
+from serkit.bundle import LoadedBundle, load_bundle
+from serkit.errors import AudioError, BundleError, SerkitError
+
+LONG_AUDIO_SECONDS = 10.0
+UNCERTAIN = "uncertain"
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
+                "confidence": round(self.confidence, 6),
+                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    path: str | None
+    label: str | None
+    confidence: float | None
+    probabilities: dict[str, float] | None
+    segments: tuple[Segment, ...] | None = None
+    error: str | None = None
+    duration: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        return sorted((self.probabilities or {}).items(), key=lambda kv: -kv[1])[:k]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path}
+        if self.error is not None:
+            out.update({"label": None, "confidence": None, "probabilities": None, "error": self.error})
+            return out
+        out["label"] = self.label
+        out["confidence"] = round(float(self.confidence or 0.0), 6)
+        out["probabilities"] = {k: round(float(v), 6) for k, v in (self.probabilities or {}).items()}
+        if self.duration is not None:
+            out["duration"] = round(self.duration, 3)
+        if self.segments is not None:
+            out["segments"] = [s.to_dict() for s in self.segments]
+        return out
+
+
+def default_model_path() -> Path:
+    return Path(__file__).parent / "default_model"
+
+
+def expand_paths(items: Iterable[str | Path]) -> list[str]:
+    """Files, folders (recursively: audio only) and globs, in a stable order."""
+    out: list[str] = []
+    for item in items:
+        s = str(item)
+        p = Path(s)
+        if p.is_dir():
+            out += [str(f) for f in sorted(p.rglob("*")) if f.is_file() and audio.is_audio_name(f)]
+        elif not p.exists() and any(ch in s for ch in "*?["):
+            out += sorted(f for f in glob.glob(s, recursive=True) if Path(f).is_file())
+        else:
+            out.append(s)
+    return out
+
+
+class Predictor:
+    """Loaded once, used many times: feature extractors and model come from one bundle."""
+
+    def __init__(self, bundle: LoadedBundle, *, min_confidence: float = 0.0) -> None:
+        from serkit.features import get_extractor
+
+        self.bundle = bundle
+        self.config = bundle.config
+        self.labels: list[str] = list(bundle.config.labels)
+        self.min_confidence = min_confidence
+        self.extractors = [get_extractor(f["name"], f["config"]) for f in bundle.config.features]
+        self._onnx = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0, backend: str = "native") -> "Predictor":
+        target = Path(path) if path is not None else default_model_path()
+        if path is None and not (target / "config.json").exists():
+            raise BundleError(f"{target}: the default model is not installed; pass --model BUNDLE")
+        p = cls(load_bundle(target), min_confidence=min_confidence)
+        if backend == "onnx":
+            p.use_onnx()
+        elif backend != "native":
+            from serkit.errors import UnknownNameError
+
+            raise UnknownNameError("backend", backend, ["native", "onnx"])
+        return p
+
+    def use_onnx(self, model_file: str | Path | None = None) -> None:
+        from serkit.export import OnnxClassifier
+
+        f = Path(model_file) if model_file else self.bundle.path / "model.onnx"
+        if not f.is_file():
+            raise BundleError(f"{f}: no ONNX model; run `serkit export {self.bundle.path} --format onnx` first")
+        self._onnx = OnnxClassifier(f)
+
+    def describe(self) -> dict[str, Any]:
+        c, m = self.config, self.bundle.metrics
+        return {
+            "model": c.model, "features": [f["name"] for f in c.features], "labels": self.labels,
+            "corpora": list(c.corpora), "ua": m.get("ua"), "wa": m.get("wa"), "protocol": m.get("protocol_label"),
+            "path": str(self.bundle.path), "card": self.bundle.card,
+            "licence": "non-commercial (inherits the licences of " + ", ".join(c.corpora) + ")"
+            if any(x in ("ravdess", "savee", "tess") for x in c.corpora) else "see card",
+        }
+
+    # -- core ----------------------------------------------------------------------
+    def _features(self, signal: np.ndarray) -> list[np.ndarray]:
+        return [ex.extract(signal) for ex in self.extractors]
+
+    def _proba(self, rows: Sequence[list[np.ndarray]]) -> np.ndarray:
+        from serkit.features.assemble import assemble
+
+        parts = [np.stack([r[i] for r in rows]) for i in range(len(self.extractors))]
+        X = assemble(self.config.model_input, parts)
+        if self._onnx is not None:
+            return self._onnx.predict_proba(X)
+        return np.asarray(self.bundle.estimator.predict_proba(X), dtype=np.float64)
+
+    def _result(self, path: str | None, proba: np.ndarray, *, duration: float | None = None,
+                segments: tuple[Segment, ...] | None = None) -> Prediction:
+        probs = {c: float(p) for c, p in zip(self.labels, proba, strict=True)}
+        k = int(np.argmax(proba))
+        conf = float(proba[k])
+        label = self.labels[k] if conf >= self.min_confidence else UNCERTAIN
+        return Prediction(path, label, conf, probs, segments, None, duration)
+
+    def predict_signal(self, signal: np.ndarray, sample_rate: int = audio.SAMPLE_RATE, *,
+                       name: str | None = None, segment: bool | None = None) -> Prediction:
+        signal = np.asarray(signal, dtype=np.float32)
+        if signal.ndim == 2:
+            signal = audio.to_mono(signal if signal.shape[0] > signal.shape[1] else signal.T)
+        signal = audio.resample(signal, int(sample_rate))
+        audio.validate(signal, audio.SAMPLE_RATE, name=name or "<signal>")
+        duration = len(signal) / audio.SAMPLE_RATE
+        if segment or (segment is None and duration > LONG_AUDIO_SECONDS):
+            return self._predict_stream(name, [signal])
+        return self._result(name, self._proba([self._features(signal)])[0], duration=duration)
+
+    def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None) -> Prediction:
+        return self.predict_signal(audio.load(data, name=name), name=name, segment=segment)
+
+    def predict_file(self, path: str | Path, *, segment: bool | None = None) -> Prediction:
+        p = str(path)
+        info = audio.info(p)
+        if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
+            audio.load(p) if info.duration < 60 else None  # short enough: validate fully first
+            return self._predict_stream(p, audio.iter_blocks(p, block_seconds=30.0))
+        return self.predict_signal(audio.load(p), name=p, segment=False)
+
+    def _predict_stream(self, name: str | None, blocks: Iterable[np.ndarray]) -> Prediction:
+        """Segment on speech, predict each segment, pool by duration: bounded memory."""
+        from serkit.segment import segments as speech_segments
+
+        segs: list[Segment] = []
+        weighted = np.zeros(len(self.labels))
+        total = 0.0
+        end = 0.0
+        for start, stop, samples in speech_segments(blocks):
+            proba = self._proba([self._features(samples)])[0]
+            r = self._result(None, proba)
+            segs.append(Segment(start, stop, r.label or UNCERTAIN, float(r.confidence or 0), r.probabilities or {}))
+            weighted += proba * (stop - start)
+            total += stop - start
+            end = stop
+        if not segs:
+            raise AudioError(name, "no speech found (no segment above the noise floor)")
+        result = self._result(name, weighted / total, duration=end, segments=tuple(segs))
+        return result
+
+    def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
+                      batch_size: int = 64) -> list[Prediction]:
+        """Batched: features per file, one model call per batch; failures become error entries."""
+        from tqdm.auto import tqdm
+
+        files = expand_paths(paths)
+        results: list[Prediction | None] = [None] * len(files)
+        pending: list[tuple[int, list[np.ndarray], float]] = []
+
+        def flush():
+            if pending:
+                probas = self._proba([f for _, f, _ in pending])
+                for (i, _, dur), pr in zip(pending, probas, strict=True):
+                    results[i] = self._result(files[i], pr, duration=dur)
+                pending.clear()
+
+        for i, f in enumerate(tqdm(files, desc="predict", unit="file", disable=not progress, leave=False)):
+            try:
+                info = audio.info(f)
+                if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
+                    results[i] = self.predict_file(f, segment=True)
+                    continue
+                signal = audio.load(f)
+                pending.append((i, self._features(signal), len(signal) / audio.SAMPLE_RATE))
+            except SerkitError as exc:
+                results[i] = Prediction(f, None, None, None, error=str(exc))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+        return [r for r in results if r is not None]
+
+
+def limit_threads_for_inference(threads: int = 1) -> None:
+    """Latency on one core: torch and BLAS single-threaded unless asked otherwise."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
