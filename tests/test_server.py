@@ -85,13 +85,16 @@ class FakePredictor:
         return cls()
 
     def describe(self) -> dict:
-        return {
-            "name": "fake-model",
-            "features": "rms+zcr",
+        return {  # the keys serkit.inference.Predictor.describe() uses
+            "model": "fake-model",
+            "features": ["rms", "zcr"],
             "labels": list(self.labels),
-            "metrics": {"uar": 0.5},
-            "license": "CC BY-NC-SA 4.0 (non-commercial)",
+            "corpora": ["ravdess"],
+            "ua": 0.5,
+            "wa": 0.55,
+            "protocol": "leave-one-speaker-out",
             "card": "A fake model for tests.",
+            "licence": "non-commercial (inherits the licences of ravdess)",
         }
 
     def _predict(self, signal: np.ndarray, name: str) -> FakePrediction:
@@ -388,6 +391,18 @@ def test_numpy_values_are_serialised(fake: FakePredictor) -> None:
         r = c.post("/api/predict", files={"file": ("x.wav", wav_bytes(), "audio/wav")})
     assert r.status_code == 200
     assert abs(sum(r.json()["probabilities"].values()) - 1) < 1e-4
+
+
+def test_real_prediction_objects_round_trip(fake: FakePredictor) -> None:
+    """The response is exactly serkit.inference.Prediction.to_dict() (tuples, segments, duration)."""
+    inference = pytest.importorskip("serkit.inference")
+    seg = inference.Segment(0.0, 4.0, "sad", 0.5, {"neutral": 0.2, "happy": 0.1, "sad": 0.5, "angry": 0.2})
+    real = inference.Prediction("x.wav", "sad", 0.5, dict(seg.probabilities), (seg,), None, 12.5)
+    fake.predict_bytes = lambda data, *, name="<upload>": real  # type: ignore[method-assign]
+    with TestClient(create_app(fake)) as c:
+        r = c.post("/api/predict", files={"file": ("x.wav", wav_bytes(), "audio/wav")})
+    assert r.status_code == 200
+    assert r.json() == real.to_dict()
 
 
 # --------------------------------------------------------------------------- lazy loading

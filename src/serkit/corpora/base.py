@@ -104,8 +104,10 @@ class CorpusReader(ABC):
                 except AudioError as exc:
                     skipped.append(Skipped(str(path), exc.problem))
                     continue
-                if duration <= 0:
-                    skipped.append(Skipped(str(path), "contains no samples"))
+                if duration < audio.MIN_DURATION:
+                    problem = "contains no samples" if duration <= 0 else (
+                        f"too short: {duration:.3f} s (minimum {audio.MIN_DURATION} s)")
+                    skipped.append(Skipped(str(path), problem))
                     continue
             row = {"path": str(path), "corpus": self.name, "language": self.language, "duration": duration}
             row.update(fields)

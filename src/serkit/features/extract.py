@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -171,21 +170,15 @@ def extract_features(
         else:
             chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
             batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]
-            import multiprocessing as mp
+            # loky (via joblib) rather than multiprocessing: workers are reused between calls
+            # and user scripts need no `if __name__ == "__main__"` guard.
+            from joblib.externals.loky import get_reusable_executor
 
-            saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-            for v in _THREAD_VARS:
-                os.environ[v] = "1"  # inherited by the spawned workers before numpy loads
-            try:
-                with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"), initializer=limit_threads) as pool:
-                    for done in pool.map(_work, batches, [specs] * len(batches)):
-                        store(done)
-            finally:
-                for v, old in saved.items():
-                    if old is None:
-                        os.environ.pop(v, None)
-                    else:
-                        os.environ[v] = old
+            pool = get_reusable_executor(
+                max_workers=n_workers, initializer=limit_threads, env={v: "1" for v in _THREAD_VARS}, timeout=60
+            )
+            for done in pool.map(_work, batches, [specs] * len(batches)):
+                store(done)
     finally:
         bar.close()
     return result

@@ -72,10 +72,13 @@ class SegmentOut(BaseModel):
 class PredictionOut(BaseModel):
     """Exactly `Prediction.to_dict()`; optional keys are omitted, not null."""
 
-    path: str = Field(description="The upload's base name (never a client-given path), or 'upload'.")
-    label: str | None = Field(description="Predicted emotion (one of the model's labels).")
-    confidence: float | None = Field(description="Probability of `label` (0-1).")
-    probabilities: dict[str, float] = Field(description="Probability of every label, in the model's label order.")
+    path: str | None = Field(description="The upload's base name (never a client-given path), or 'upload'.")
+    label: str | None = Field(description="Predicted emotion (one of the model's labels); null on failure.")
+    confidence: float | None = Field(description="Probability of `label` (0-1); null on failure.")
+    probabilities: dict[str, float] | None = Field(
+        description="Probability of every label, in the model's label order; null on failure."
+    )
+    duration: float | None = Field(default=None, description="Seconds of audio analysed (when known).")
     segments: list[SegmentOut] | None = Field(
         default=None, description="Per-segment timeline; present only for long audio."
     )

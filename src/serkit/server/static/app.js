@@ -101,6 +101,7 @@
     const controller = new AbortController();
     inflight = controller;
     setPlayer(blob);
+    el.result.hidden = true; // never show the previous file's result next to this one
     setState("predicting");
 
     const body = new FormData();
@@ -430,15 +431,15 @@
       $("model-name").textContent = info.name || info.model || info.model_name || "unnamed model";
       const licence = info.license || info.licence || (info.card_data && (info.card_data.license || info.card_data.licence));
       if (licence) $("model-licence").textContent = String(licence);
-      const metrics = info.metrics || info.metrics_summary;
-      if (metrics && typeof metrics === "object") {
-        const shown = Object.entries(metrics)
-          .filter(([, v]) => typeof v === "number")
-          .slice(0, 3)
-          .map(([k, v]) => `${k} ${v <= 1 ? v.toFixed(3) : v}`);
-        if (shown.length) $("model-metrics").textContent = ` · ${shown.join(", ")}`;
-      } else if (typeof metrics === "string") {
-        $("model-metrics").textContent = ` · ${metrics}`;
+      const metrics = info.metrics || info.metrics_summary || info;
+      const shown = [];
+      for (const key of ["ua", "wa", "uar", "accuracy", "f1"]) {
+        const v = metrics && metrics[key];
+        if (typeof v === "number") shown.push(`${key.toUpperCase()} ${v <= 1 ? (100 * v).toFixed(1) + "%" : v}`);
+      }
+      if (shown.length) {
+        const protocol = typeof info.protocol === "string" && info.protocol ? ` (${info.protocol})` : "";
+        $("model-metrics").textContent = ` · ${shown.join(", ")}${protocol}`;
       }
       const card = info.card || info.card_text || info.model_card;
       if (typeof card === "string" && card.trim()) {

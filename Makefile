@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. One .venv for both.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install dev default-model benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev
+
+## Predict the emotions of the example clips with the bundled default model.
+run: $(VENV)/.installed
+	$(BIN)/serkit predict examples/ --quiet
+
+## The whole test suite (installs the dev extra into the same .venv).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+## Retrain the bundled default model on ../shared/data (see README "Default model").
+default-model: $(VENV)/.installed
+	$(BIN)/python benchmarks/default_model.py
+
+benchmarks: $(VENV)/.installed
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/predict.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
