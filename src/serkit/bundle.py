@@ -40,7 +40,11 @@ SKOPS_ALLOWED = frozenset({
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.basic.Booster",
     "collections.defaultdict",
+    "numpy.str_",  # LGBMClassifier's classes
+    "sklearn.preprocessing._label.LabelEncoder",  # inside LGBMClassifier
 })
+# Plain containers and scalars every skops file is made of.
+_SKOPS_BUILTINS = frozenset(f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType"))
 
 LICENCES = {
     "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
@@ -187,12 +191,34 @@ def _load_skops(f: Path):
         raise BundleError(f"{f.parent}: model.skops missing")
     try:
         untrusted = set(sio.get_untrusted_types(file=f))
+        present = _skops_types(f)
     except Exception as exc:
         raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
-    refused = sorted(untrusted - SKOPS_ALLOWED)
+    # skops trusts every scikit-learn estimator by default, so its untrusted list alone
+    # would let any of them through: check every type the file names against the allow-list.
+    refused = sorted((untrusted | present) - SKOPS_ALLOWED - _SKOPS_BUILTINS)
     if refused:
         raise BundleError(f"{f}: contains types outside serkit's allow-list: {', '.join(refused)}; refusing to load it")
     try:
         return sio.load(f, trusted=sorted(untrusted))
     except Exception as exc:
         raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
+
+
+def _skops_types(f: Path) -> set[str]:
+    """Every `module.class` named anywhere in a skops file's schema."""
+    import zipfile
+
+    with zipfile.ZipFile(f) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

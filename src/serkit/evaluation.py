@@ -302,9 +302,10 @@ def _run_folds(jobs_list: list[tuple], *, jobs: int, desc: str, progress: bool) 
 
     if jobs <= 1 or len(jobs_list) <= 1:
         return [_fit_predict(*j) for j in tqdm(jobs_list, desc=desc, disable=not progress, leave=False)]
-    from joblib import Parallel, delayed
+    from serkit.parallel import parallel_map
 
-    return list(Parallel(n_jobs=jobs, backend="loky")(delayed(_fit_predict)(*j) for j in jobs_list))
+    return list(tqdm(parallel_map(_fit_predict, jobs_list, n_jobs=jobs), total=len(jobs_list), desc=desc,
+                     disable=not progress, leave=False))
 
 
 def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFrame, y_all: np.ndarray,

@@ -194,34 +194,40 @@ class Predictor:
         return result
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
-                      batch_size: int = 64) -> list[Prediction]:
-        """Batched: features per file, one model call per batch; failures become error entries."""
-        from tqdm.auto import tqdm
+                      batch_size: int = 64, workers: int | None = None) -> list[Prediction]:
+        """Batched: features in parallel worker processes, one model call per batch; failures
+        become error entries and the rest are still predicted."""
+        from serkit.features import extract_features
+        from serkit.features.extract import default_workers
 
         files = expand_paths(paths)
         results: list[Prediction | None] = [None] * len(files)
-        pending: list[tuple[int, list[np.ndarray], float]] = []
-
-        def flush():
-            if pending:
-                probas = self._proba([f for _, f, _ in pending])
-                for (i, _, dur), pr in zip(pending, probas, strict=True):
-                    results[i] = self._result(files[i], pr, duration=dur)
-                pending.clear()
-
-        for i, f in enumerate(tqdm(files, desc="predict", unit="file", disable=not progress, leave=False)):
+        short: list[int] = []
+        for i, f in enumerate(files):
             try:
                 info = audio.info(f)
-                if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
-                    results[i] = self.predict_file(f, segment=True)
-                    continue
-                signal = audio.load(f)
-                pending.append((i, self._features(signal), len(signal) / audio.SAMPLE_RATE))
             except SerkitError as exc:
                 results[i] = Prediction(f, None, None, None, error=str(exc))
-            if len(pending) >= batch_size:
-                flush()
-        flush()
+                continue
+            if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
+                try:
+                    results[i] = self.predict_file(f, segment=True)
+                except SerkitError as exc:
+                    results[i] = Prediction(f, None, None, None, error=str(exc))
+            else:
+                short.append(i)
+        n_workers = workers if workers is not None else (default_workers() if len(short) >= 16 else 1)
+        for start in range(0, len(short), batch_size * max(1, n_workers)):
+            chunk = short[start : start + batch_size * max(1, n_workers)]
+            res = extract_features([files[i] for i in chunk], self.extractors, cache=None, workers=n_workers,
+                                   progress=progress, desc="predict")
+            ok = [k for k in range(len(chunk)) if k not in res.failed]
+            for k, reason in res.failed.items():
+                results[chunk[k]] = Prediction(files[chunk[k]], None, None, None, error=f"{files[chunk[k]]}: {reason}")
+            if ok:
+                rows = [[res.features[ex.name][k] for ex in self.extractors] for k in ok]
+                for k, pr in zip(ok, self._proba(rows), strict=True):
+                    results[chunk[k]] = self._result(files[chunk[k]], pr)
         return [r for r in results if r is not None]
 
 

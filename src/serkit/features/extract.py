@@ -18,8 +18,17 @@ from serkit.features.cache import FeatureCache
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "CT2_INTRA_THREADS")
 
 
+_LIMITED = False
+
+
 def limit_threads() -> None:
     """One thread per worker: parallel workers that each spawn N threads fight over 2 cores."""
+    global _LIMITED
+    import sys
+
+    if _LIMITED and "torch" not in sys.modules:
+        return
+    _LIMITED = True
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     try:
@@ -28,8 +37,6 @@ def limit_threads() -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover
         pass
-    import sys
-
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
 
@@ -90,6 +97,7 @@ def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tupl
 
 
 def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple]]) -> list[tuple[int, Any]]:
+    limit_threads()
     out: list[tuple[int, Any]] = []
     for idx, path, variant in batch:
         try:
@@ -170,14 +178,9 @@ def extract_features(
         else:
             chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
             batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]
-            # loky (via joblib) rather than multiprocessing: workers are reused between calls
-            # and user scripts need no `if __name__ == "__main__"` guard.
-            from joblib.externals.loky import get_reusable_executor
+            from serkit.parallel import parallel_map
 
-            pool = get_reusable_executor(
-                max_workers=n_workers, initializer=limit_threads, env={v: "1" for v in _THREAD_VARS}, timeout=60
-            )
-            for done in pool.map(_work, batches, [specs] * len(batches)):
+            for done in parallel_map(_work, [(b, specs) for b in batches], n_jobs=n_workers):
                 store(done)
     finally:
         bar.close()

@@ -26,7 +26,7 @@ class CnnMfcc(nn.Module):
 
     def __init__(self, input_shape: tuple[int, int], n_classes: int, dropout: float = 0.2) -> None:
         super().__init__()
-        self.norm = Standardise((1, input_shape[0], 1))
+        self.norm = Standardise((input_shape[0], 1))  # per MFCC coefficient, over all frames
         blocks: list[nn.Module] = []
         channels = 1
         h, w = input_shape
