@@ -444,3 +444,14 @@ def write_manifest(csv_path: Path, rows: list[tuple[Path, str, str]], *, speaker
         for path, label, speaker in rows:
             w.writerow([str(path), label, speaker] if speaker_column else [str(path), label])
     return csv_path
+
+
+def link_ravdess_tree(root: Path, rows: list[tuple[Path, str, str]]) -> Path:
+    """A RAVDESS-layout folder of symlinks to real files (nothing copied), so the ravdess reader
+    (and the licence it implies) applies to a small subset; returns the tree root."""
+    root = Path(root)
+    for path, _, _ in rows:
+        link = root / path.parent.name / path.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path)
+    return root

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,20 @@ class TrainConfig:
     augment: str = ""
     augment_copies: int = 0
     seed: int = 0
+    speaker_norm: bool = False  # features z-scored per speaker: predict needs several files of one speaker
     serkit_version: str = ""
     feature_version: str = ""
 
 
-def save_bundle(out: Path, config: TrainConfig, estimator: Any, metrics: dict | None, card: str) -> Path:
+def save_bundle(
+    out: Path,
+    config: TrainConfig,
+    estimator: Any,
+    metrics: dict | None,
+    card: str,
+    *,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Write into a temp folder, then swap it in: a crash never leaves a half-written bundle."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -101,6 +111,8 @@ def save_bundle(out: Path, config: TrainConfig, estimator: Any, metrics: dict | 
             sio.dump(estimator, tmp / "model.skops")
         (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2))
         (tmp / "card.md").write_text(card)
+        if extra is not None:
+            extra(tmp)  # e.g. the evaluation reports, swapped in together with the weights
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)

@@ -15,8 +15,15 @@ from pathlib import Path
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default only where there is one worth showing (not None, not a False flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
 
 
 def _add_data_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -54,6 +61,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="maximum epochs for torch models (default 60, with early stopping)")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="folds trained in parallel (single-threaded each)")
+    p.add_argument("--speaker-norm", action="store_true",
+                   help="z-score features per speaker with that speaker's own unlabelled files (transductive: "
+                        "prediction then needs several recordings of each speaker)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,11 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Speech emotion recognition: corpora, features, speaker-independent evaluation, prediction.",
     )
     parser.add_argument("--version", action="version", version=f"serkit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                help="what to do; `serkit COMMAND --help` for its options")
 
     corpus = sub.add_parser("corpus", help="inspect corpora", formatter_class=_Formatter,
                             description="Inspect emotional-speech corpora.")
-    csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True, help="what to do with a corpus")
     scan = csub.add_parser("scan", help="count files, speakers, hours, emotions; list skipped files",
                            formatter_class=_Formatter, description="Scan one corpus folder (or CSV manifest).")
     scan.add_argument("path", metavar="PATH", help="corpus folder or CSV manifest")
@@ -80,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     feats = sub.add_parser("features", help="extract and cache features", formatter_class=_Formatter,
                            description="Extract features once; later runs read the cache.")
-    fsub = feats.add_subparsers(dest="features_command", metavar="ACTION", required=True)
+    fsub = feats.add_subparsers(dest="features_command", metavar="ACTION", required=True, help="what to do with features")
     fx = fsub.add_parser("extract", help="extract features for every file of the data", formatter_class=_Formatter,
                          description="Extract (and cache) features for every file of the data.")
     _add_data_options(fx)
@@ -144,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="plots: class distribution, audio, confusion matrix", formatter_class=_Formatter,
                         description="Draw the pictures SER projects show.")
-    plsub = pl.add_subparsers(dest="plot_command", metavar="KIND", required=True)
+    plsub = pl.add_subparsers(dest="plot_command", metavar="KIND", required=True, help="which picture to draw")
     pd_ = plsub.add_parser("distribution", help="class distribution of a corpus", formatter_class=_Formatter,
                            description="Bar chart of the emotions in a corpus.")
     pd_.add_argument("path", metavar="PATH", help="corpus folder or CSV manifest")
@@ -238,7 +249,7 @@ def _common_train_kwargs(args: argparse.Namespace) -> dict:
     return dict(
         features=args.features, protocol=args.protocol, test_data=args.test_data, labels=args.labels,
         n_folds=args.folds, seed=args.seed, augment=args.augment, augment_copies=args.augment_copies,
-        epochs=args.epochs, cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers, jobs=args.jobs,
+        epochs=args.epochs, speaker_norm=args.speaker_norm, cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers, jobs=args.jobs,
         progress=not args.quiet,
     )
 

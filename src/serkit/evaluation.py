@@ -104,6 +104,7 @@ class EvalConfig:
     augment_copies: int = 1
     epochs: int | None = None
     jobs: int = 2
+    speaker_norm: bool = False
 
 
 def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, X_test, seed: int):
@@ -156,7 +157,7 @@ class FeatureTable:
     """Features of a dataset, extracted once (cached) and shared by every model and fold."""
 
     def __init__(self, table: pd.DataFrame, features: Sequence[str], *, cache, workers: int | None, progress: bool,
-                 augment: str = "", copies: int = 0, seed: int = 0) -> None:
+                 augment: str = "", copies: int = 0, seed: int = 0, speaker_norm: bool = False) -> None:
         from serkit.features import extract_features, get_extractor
         from serkit.features.extract import Variant
 
@@ -179,6 +180,14 @@ class FeatureTable:
                     i, reason = next(iter(ares.failed.items()))
                     raise DataError(f"{kept[i]}: augmentation failed: {reason}")
                 self.aug_parts.append([ares.stacked(n) for n in self.features])
+        if speaker_norm:
+            if self.table["speaker"].isna().any():
+                raise DataError("--speaker-norm needs a speaker for every file")
+            speakers = self.table["speaker"].to_numpy()
+            stats = [speaker_stats(p, speakers) for p in self.parts]
+            self.parts = [apply_speaker_stats(p, speakers, st) for p, st in zip(self.parts, stats, strict=True)]
+            self.aug_parts = [[apply_speaker_stats(p, speakers, st) for p, st in zip(ps, stats, strict=True)]
+                              for ps in self.aug_parts]
 
     def X(self, model_input: str, rows: np.ndarray | None = None, *, copy: int | None = None) -> np.ndarray:
         from serkit.features.assemble import assemble
@@ -187,6 +196,20 @@ class FeatureTable:
         if rows is not None:
             parts = [p[rows] for p in parts]
         return assemble(model_input, parts)
+
+
+def speaker_stats(values: np.ndarray, speakers: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-speaker mean and std of each feature, from that speaker's own (unlabelled) files."""
+    return {s: (values[speakers == s].mean(axis=0), values[speakers == s].std(axis=0) + 1e-6)
+            for s in np.unique(speakers)}
+
+
+def apply_speaker_stats(values: np.ndarray, speakers: np.ndarray, stats: dict) -> np.ndarray:
+    out = np.empty_like(values)
+    for s, (mean, std) in stats.items():
+        k = speakers == s
+        out[k] = (values[k] - mean) / std
+    return out
 
 
 def _train_rows(ft: FeatureTable, model_input: str, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,6 +237,7 @@ def evaluate(
     augment: str | None = None,
     augment_copies: int = 1,
     epochs: int | None = None,
+    speaker_norm: bool = False,
     output: str | Path | None = None,
     cache_dir: str | Path | None = None,
     no_cache: bool = False,
@@ -242,7 +266,7 @@ def evaluate(
     for m in model_names:
         check_compatible(m, get_model_spec(m).input, feature_names, kinds)
     cfg = EvalConfig(tuple(model_names), tuple(feature_names), proto.value, labels, n_folds, seed, aug_spec,
-                     augment_copies if aug_spec else 0, epochs, jobs)
+                     augment_copies if aug_spec else 0, epochs, jobs, speaker_norm)
     cache = None if no_cache else FeatureCache(cache_dir)
 
     t0 = time.perf_counter()
@@ -263,17 +287,15 @@ def evaluate(
     if test_table is not None:
         both = pd.concat([table.assign(_part="train"), test_table.assign(_part="test")], ignore_index=True)
         ft = FeatureTable(both, feature_names, cache=cache, workers=workers, progress=progress,
-                          augment=aug_spec, copies=cfg.augment_copies, seed=seed)
+                          augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)
         part = ft.table["_part"].to_numpy()
         folds = [Fold(0, np.flatnonzero(part == "train"), np.flatnonzero(part == "test"))]
         scheme = f"train on {', '.join(data)}; test on {test_data}; {len(label_set)} shared classes"
     else:
         ft = FeatureTable(table, feature_names, cache=cache, workers=workers, progress=progress,
-                          augment=aug_spec, copies=cfg.augment_copies, seed=seed)
+                          augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)
         folds, scheme = make_folds(ft.table, proto, n_folds=n_folds, seed=seed)
     feature_seconds = time.perf_counter() - t0
-    if cfg.augment_copies and not aug_spec:
-        pass
 
     y_all = ft.table["emotion"].to_numpy()
     results: dict[str, ModelResult] = {}
@@ -290,7 +312,8 @@ def evaluate(
         outs = _run_folds(jobs_list, jobs=jobs, desc=f"{name} folds", progress=progress)
         results[name] = _collect(name, folds, outs, ft.table, y_all, label_set)
 
-    result = EvaluationResult(cfg, PROTOCOL_LABELS[proto], scheme, results, len(ft.table), ft.skipped + [
+    label = PROTOCOL_LABELS[proto] + (" + per-speaker normalisation" if speaker_norm else "")
+    result = EvaluationResult(cfg, label, scheme, results, len(ft.table), ft.skipped + [
         (s.path, s.reason) for c in ds.corpora for s in c.skipped], feature_seconds)
     if output is not None:
         write_reports(result, Path(output))

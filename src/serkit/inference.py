@@ -16,6 +16,7 @@ from serkit.bundle import LoadedBundle, load_bundle
 from serkit.errors import AudioError, BundleError, SerkitError
 
 LONG_AUDIO_SECONDS = 10.0
+MIN_SPEAKER_FILES = 10
 UNCERTAIN = "uncertain"
 
 
@@ -133,10 +134,17 @@ class Predictor:
     def _features(self, signal: np.ndarray) -> list[np.ndarray]:
         return [ex.extract(signal) for ex in self.extractors]
 
-    def _proba(self, rows: Sequence[list[np.ndarray]]) -> np.ndarray:
+    def _proba(self, rows: Sequence[list[np.ndarray]], *, one_speaker_batch: bool = False) -> np.ndarray:
         from serkit.features.assemble import assemble
 
         parts = [np.stack([r[i] for r in rows]) for i in range(len(self.extractors))]
+        if self.config.speaker_norm:
+            if not one_speaker_batch or len(rows) < MIN_SPEAKER_FILES:
+                raise SerkitError(
+                    f"this model normalises features per speaker: predict at least {MIN_SPEAKER_FILES} recordings of "
+                    "one speaker together (serkit predict FOLDER), or use a model trained without --speaker-norm"
+                )
+            parts = [(p - p.mean(axis=0)) / (p.std(axis=0) + 1e-6) for p in parts]
         X = assemble(self.config.model_input, parts)
         if self._onnx is not None:
             return self._onnx.predict_proba(X)
@@ -217,8 +225,10 @@ class Predictor:
             else:
                 short.append(i)
         n_workers = workers if workers is not None else (default_workers() if len(short) >= 16 else 1)
-        for start in range(0, len(short), batch_size * max(1, n_workers)):
-            chunk = short[start : start + batch_size * max(1, n_workers)]
+        # A speaker-normalised model needs the whole batch at once (its statistics are the speaker's).
+        step = len(short) or 1 if self.config.speaker_norm else batch_size * max(1, n_workers)
+        for start in range(0, len(short), step):
+            chunk = short[start : start + step]
             res = extract_features([files[i] for i in chunk], self.extractors, cache=None, workers=n_workers,
                                    progress=progress, desc="predict")
             ok = [k for k in range(len(chunk)) if k not in res.failed]
@@ -226,7 +236,7 @@ class Predictor:
                 results[chunk[k]] = Prediction(files[chunk[k]], None, None, None, error=f"{files[chunk[k]]}: {reason}")
             if ok:
                 rows = [[res.features[ex.name][k] for ex in self.extractors] for k in ok]
-                for k, pr in zip(ok, self._proba(rows), strict=True):
+                for k, pr in zip(ok, self._proba(rows, one_speaker_batch=True), strict=True):
                     results[chunk[k]] = self._result(files[chunk[k]], pr)
         return [r for r in results if r is not None]
 

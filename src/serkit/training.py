@@ -25,6 +25,7 @@ def train(
     augment: str | None = None,
     augment_copies: int = 1,
     epochs: int | None = None,
+    speaker_norm: bool = False,
     cache_dir: str | Path | None = None,
     no_cache: bool = False,
     workers: int | None = None,
@@ -48,11 +49,12 @@ def train(
     aug_spec = ",".join(a.value for a in parse_augmentations(augment))
     copies = augment_copies if aug_spec else 0
     metrics: dict[str, Any] = {}
+    result = None
     if evaluate:
         result = run_evaluation(
             data, models=[model], features=feature_names, protocol=protocol, test_data=test_data, labels=labels,
             n_folds=n_folds, seed=seed, augment=aug_spec, augment_copies=copies, epochs=epochs,
-            output=Path(output).with_name(Path(output).name + ".eval"), cache_dir=cache_dir, no_cache=no_cache,
+            speaker_norm=speaker_norm, output=None, cache_dir=cache_dir, no_cache=no_cache,
             workers=workers, jobs=jobs, progress=progress,
         )
         r = result.results[model]
@@ -68,7 +70,7 @@ def train(
     ds = load_dataset(data, labels=labels)
     cache = None if no_cache else FeatureCache(cache_dir)
     ft = FeatureTable(ds.table, feature_names, cache=cache, workers=workers, progress=progress,
-                      augment=aug_spec, copies=copies, seed=seed)
+                      augment=aug_spec, copies=copies, seed=seed, speaker_norm=speaker_norm)
     import numpy as np
 
     X, y, groups = _train_rows(ft, spec.input, np.arange(len(ft.table)))
@@ -102,10 +104,17 @@ def train(
         augment=aug_spec,
         augment_copies=copies,
         seed=seed,
+        speaker_norm=speaker_norm,
         serkit_version=serkit.__version__,
         feature_version=FEATURE_VERSION,
     )
-    return save_bundle(Path(output), cfg, estimator, metrics, model_card(cfg, metrics))
+    def write_evaluation(folder: Path) -> None:
+        if result is not None:
+            from serkit.evaluation import write_reports
+
+            write_reports(result, folder / "evaluation")
+
+    return save_bundle(Path(output), cfg, estimator, metrics, model_card(cfg, metrics), extra=write_evaluation)
 
 
 def model_card(cfg: TrainConfig, metrics: dict) -> str:

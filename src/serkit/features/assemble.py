@@ -13,7 +13,10 @@ def check_compatible(model: str, model_input: str, feature_names: Sequence[str],
     """Fail before any extraction when a model cannot read the chosen features."""
     if model_input == "matrix":
         if len(feature_names) != 1 or kinds[feature_names[0]] != "matrix":
-            matrix = [n for n, k in kinds.items() if k == "matrix"]
+            from serkit.features import feature_names as registered, get_extractor
+
+            # every registered 2-D feature, not only among the chosen ones (none of which fits)
+            matrix = [n for n in registered() if get_extractor(n).kind.value == "matrix"]
             raise ConfigError(f"model {model!r} reads one 2-D feature; got {'+'.join(feature_names)}; use one of: {', '.join(matrix)}")
     elif model_input == "states":
         if len(feature_names) != 1 or kinds[feature_names[0]] != "states":
