@@ -133,6 +133,7 @@ def extract_features(
     result = ExtractionResult({ex.name: [None] * len(paths) for ex in extractors})
     todo: list[tuple[int, str, Variant | None]] = []
     keys: dict[int, str] = {}
+    ex_keys = {ex.name: ex.key() for ex in extractors}
     for i, (path, variant) in enumerate(zip(paths, variants, strict=True)):
         if cache is None:
             todo.append((i, path, variant))
@@ -143,7 +144,7 @@ def extract_features(
             result.failed[i] = f"unreadable: {exc.strerror or exc}"
             continue
         keys[i] = key
-        hits = {ex.name: cache.get(ex.key(), key) for ex in extractors}
+        hits = {name: cache.get(k, key) for name, k in ex_keys.items()}
         if all(v is not None for v in hits.values()):
             for name, v in hits.items():
                 result.features[name][i] = v
@@ -167,7 +168,7 @@ def extract_features(
                 for ex in extractors:
                     result.features[ex.name][idx] = value[ex.name]
                     if cache is not None:
-                        cache.put(ex.key(), keys[idx], value[ex.name])
+                        cache.put(ex_keys[ex.name], keys[idx], value[ex.name])
                 result.computed += 1
         bar.update(len(done))
 
