@@ -16,8 +16,6 @@ import socket
 import struct
 import threading
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,89 +52,13 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-# --------------------------------------------------------------------------- fallback predictor
-# TODO(inference): remove this fake (and the fallback in the `predictor` fixture) once
-# serkit.inference.Predictor has landed; the browser tests should run the real model.
-@dataclass(frozen=True)
-class _FakePrediction:
-    path: str
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    segments: list[dict] | None = None
-
-    def to_dict(self) -> dict:
-        out = {"path": self.path, "label": self.label, "confidence": self.confidence, "probabilities": dict(self.probabilities)}
-        if self.segments:
-            out["segments"] = self.segments
-        return out
-
-
-@dataclass
-class _FakePredictor:
-    labels: list[str] = field(default_factory=lambda: ["neutral", "happy", "sad", "angry", "fearful"])
-
-    def describe(self) -> dict:
-        return {
-            "model": "fake-model",
-            "labels": list(self.labels),
-            "ua": 0.5,
-            "wa": 0.55,
-            "protocol": "leave-one-speaker-out",
-            "licence": "non-commercial (test fake)",
-            "card": "A fake model: probabilities from loudness and zero crossings.",
-        }
-
-    def _probs(self, x: np.ndarray) -> dict[str, float]:
-        rms = float(np.sqrt(np.mean(x**2)))
-        zcr = float(np.mean(np.abs(np.diff(np.signbit(x).astype(np.int8)))))
-        logits = np.array([1.0, 8 * rms, 6 * zcr, 2 * float(np.max(np.abs(x))), 0.5])
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        return {k: round(float(v), 6) for k, v in zip(self.labels, p)}
-
-    def _predict(self, x: np.ndarray, name: str) -> _FakePrediction:
-        probs = self._probs(x)
-        label = max(probs, key=probs.get)
-        segments = None
-        if x.size > 8 * audio.SAMPLE_RATE:
-            hop = 4 * audio.SAMPLE_RATE
-            segments = []
-            for start in range(0, x.size - audio.SAMPLE_RATE // 4, hop):
-                sp = self._probs(x[start : start + hop])
-                sl = max(sp, key=sp.get)
-                end = min(x.size, start + hop)
-                segments.append({"start": start / 16000, "end": end / 16000, "label": sl, "confidence": sp[sl], "probabilities": sp})
-        return _FakePrediction(name, label, probs[label], probs, segments)
-
-    def predict_bytes(self, data: bytes, *, name: str = "<upload>") -> _FakePrediction:
-        return self._predict(audio.load(data, name=name), name)
-
-    def predict_file(self, path) -> _FakePrediction:
-        return self._predict(audio.load(path), str(path))
-
-
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def predictor():
-    # TODO(inference): once serkit.inference and the bundled default model have landed, this is
-    # just `return Predictor.load()`: drop both fallbacks below and the _Fake* classes above.
-    try:
-        from serkit.inference import Predictor
-    except ModuleNotFoundError as exc:
-        if exc.name != "serkit.inference":
-            raise  # serkit.inference exists but one of its dependencies is missing: a real error
-        warnings.warn("serkit.inference not available yet: browser tests use a fake predictor", stacklevel=1)
-        return _FakePredictor()
-    from serkit.errors import BundleError
+    """The real bundled default model: the page must show what `serkit predict` says."""
+    from serkit.inference import Predictor
 
-    try:
-        return Predictor.load()
-    except BundleError as exc:
-        if "default model is not installed" not in str(exc):
-            raise
-        warnings.warn(f"{exc}: browser tests use a fake predictor", stacklevel=1)
-        return _FakePredictor()
+    return Predictor.load()
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,9 @@ def save_bundle(
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    from serkit.features.cache import _umask
+
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a bundle is meant to be shared
     try:
         (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
         (tmp / "labels.json").write_text(json.dumps(list(config.labels), indent=2))
