@@ -290,7 +290,8 @@ def evaluate(
                           augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)
         part = ft.table["_part"].to_numpy()
         folds = [Fold(0, np.flatnonzero(part == "train"), np.flatnonzero(part == "test"))]
-        scheme = f"train on {', '.join(data)}; test on {test_data}; {len(label_set)} shared classes"
+        tests = [test_data] if isinstance(test_data, str) else list(test_data)
+        scheme = f"train on {', '.join(data)}; test on {', '.join(tests)}; {len(label_set)} shared classes"
     else:
         ft = FeatureTable(table, feature_names, cache=cache, workers=workers, progress=progress,
                           augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)

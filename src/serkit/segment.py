@@ -23,6 +23,26 @@ class SegmentConfig:
     max_gap: float = 0.4  # silences shorter than this stay inside a segment
     floor_db: float = -55.0
     above_noise_db: float = 12.0
+    analysis_seconds: float = 30.0  # the noise floor is estimated per window of this length, wherever blocks end
+
+
+def _windows(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Re-cut a stream into windows of exactly `size` samples (the last may be shorter), so the
+    noise floor, and with it every boundary, does not depend on how the caller cut the stream."""
+    buf: list[np.ndarray] = []
+    have = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        while len(block):
+            take = min(size - have, len(block))
+            buf.append(block[:take])
+            have += take
+            block = block[take:]
+            if have == size:
+                yield np.concatenate(buf)
+                buf, have = [], 0
+    if have:
+        yield np.concatenate(buf)
 
 
 def _speech_flags(block: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
@@ -57,8 +77,9 @@ def segments(blocks: Iterable[np.ndarray], cfg: SegmentConfig = SegmentConfig())
             return cur_start / sr, (cur_start + len(seg)) / sr, seg
         return None
 
-    for block in blocks:
-        data = np.concatenate([carry, block.astype(np.float32, copy=False)])
+    window = max(1, int(cfg.analysis_seconds * sr) // FRAME) * FRAME  # whole frames: no carry between windows
+    for block in _windows(blocks, window):
+        data = np.concatenate([carry, block])
         n = len(data) // FRAME
         flags = _speech_flags(data[: n * FRAME], cfg)
         for i in range(n):
