@@ -369,6 +369,16 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
         mean, std = mean_std([m[key] for m in fold_metrics])
         summary[key] = {"mean": mean, "std": std, "per_fold": [m[key] for m in fold_metrics]}
     summary["pooled"] = pooled
+    corpora = table.set_index("path").loc[predictions["path"], "corpus"].to_numpy()
+    if len(set(corpora)) > 1:
+        # Each corpus' share of the merged CV's test predictions (pooled over folds).
+        summary["per_corpus"] = {
+            str(c): {k: v for k, v in compute_metrics(predictions["true"][corpora == c],
+                                                      predictions["predicted"][corpora == c],
+                                                      [x for x in label_set if x in set(predictions["true"][corpora == c])]
+                                                      ).items() if k in ("n", "ua", "wa", "macro_f1")}
+            for c in sorted(set(corpora))
+        }
     summary["folds"] = fold_metrics
     summary["seconds_per_fold"] = mean_std(seconds)[0]
     return ModelResult(name, summary, predictions, label_set, seconds)
@@ -425,6 +435,7 @@ def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) ->
         "per_fold": {k: r.metrics[k]["per_fold"] for k in ("ua", "wa", "macro_f1")},
         "folds": r.metrics["folds"],
         "pooled": r.metrics["pooled"],
+        "per_corpus": r.metrics.get("per_corpus"),
         "seconds_per_fold": r.metrics["seconds_per_fold"],
         "feature_seconds": result.feature_seconds,
         "config": dataclasses.asdict(result.config),

@@ -65,6 +65,7 @@ def train(
             "macro_f1": r.metrics["macro_f1"]["mean"], "macro_f1_std": r.metrics["macro_f1"]["std"],
             "per_fold": {k: r.metrics[k]["per_fold"] for k in ("ua", "wa", "macro_f1")},
             "per_class": r.metrics["pooled"]["per_class"], "n_files": result.n_files,
+            "per_corpus": r.metrics.get("per_corpus"),
         }
 
     ds = load_dataset(data, labels=labels)
@@ -139,6 +140,10 @@ def model_card(cfg: TrainConfig, metrics: dict) -> str:
             f"| WA (accuracy) | {metrics['wa']:.1%} | {metrics['wa_std']:.1%} |",
             f"| macro F1 | {metrics['macro_f1']:.1%} | {metrics['macro_f1_std']:.1%} |",
         ]
+        if metrics.get("per_corpus"):
+            lines += ["", "Per corpus (its files' test predictions in the same cross-validation, pooled over folds):", "",
+                      "| corpus | files | UA | WA |", "| --- | --- | --- | --- |"]
+            lines += [f"| {c} | {v['n']} | {v['ua']:.1%} | {v['wa']:.1%} |" for c, v in metrics["per_corpus"].items()]
     else:
         lines.append("Not evaluated (trained with evaluation switched off).")
     lines += [
