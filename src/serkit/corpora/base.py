@@ -97,22 +97,27 @@ class CorpusReader(ABC):
             if reason:
                 skipped.append(Skipped(str(path), reason))
                 continue
-            duration = float("nan")
-            if check_audio:
-                try:
-                    duration = audio.info(path).duration
-                except AudioError as exc:
-                    skipped.append(Skipped(str(path), exc.problem))
-                    continue
-                if duration < audio.MIN_DURATION:
-                    problem = "contains no samples" if duration <= 0 else (
-                        f"too short: {duration:.3f} s (minimum {audio.MIN_DURATION} s)")
-                    skipped.append(Skipped(str(path), problem))
-                    continue
+            duration, problem = header_duration(path) if check_audio else (float("nan"), None)
+            if problem:
+                skipped.append(Skipped(str(path), problem))
+                continue
             row = {"path": str(path), "corpus": self.name, "language": self.language, "duration": duration}
             row.update(fields)
             rows.append(row)
         return Corpus(self.name, str(root), make_table(rows), skipped)
+
+
+def header_duration(path: Path) -> tuple[float, str | None]:
+    """Duration from the header alone (cheap), or why the file cannot be used."""
+    try:
+        duration = audio.info(path).duration
+    except AudioError as exc:
+        return float("nan"), exc.problem
+    if duration <= 0:
+        return duration, "contains no samples"
+    if duration < audio.MIN_DURATION:
+        return duration, f"too short: {duration:.3f} s (minimum {audio.MIN_DURATION} s)"
+    return duration, None
 
 
 def make_table(rows: Iterable[dict]) -> pd.DataFrame:

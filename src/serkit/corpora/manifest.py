@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from serkit import audio
-from serkit.corpora.base import Corpus, Skipped, make_table
-from serkit.errors import AudioError, CorpusError, UnknownNameError
+from serkit.corpora.base import Corpus, Skipped, header_duration, make_table
+from serkit.errors import CorpusError, UnknownNameError
 from serkit.labels import normalise_label
 
 
@@ -31,13 +30,10 @@ def read_manifest(path: str | Path, *, name: str = "manifest", check_audio: bool
             except UnknownNameError as exc:
                 skipped.append(Skipped(str(audio_path), f"line {i}: {exc}"))
                 continue
-            duration = float("nan")
-            if check_audio:
-                try:
-                    duration = audio.info(audio_path).duration
-                except AudioError as exc:
-                    skipped.append(Skipped(str(audio_path), exc.problem))
-                    continue
+            duration, problem = header_duration(audio_path) if check_audio else (float("nan"), None)
+            if problem:
+                skipped.append(Skipped(str(audio_path), problem))
+                continue
             speaker = row.get("speaker") or None
             rows.append({
                 "path": str(audio_path),

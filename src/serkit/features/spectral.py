@@ -72,17 +72,22 @@ def power_to_db(power: np.ndarray, top_db: float = 80.0) -> np.ndarray:
     return np.maximum(db, db.max() - top_db) if top_db else db
 
 
+def loud_frames(signal: np.ndarray, *, frame: int = 400, hop: int = 160, top_db: float = 40.0) -> np.ndarray:
+    """Indices of the frames within top_db of the loudest one (empty for very short input)."""
+    if len(signal) <= frame:
+        return np.zeros(0, dtype=np.int64)
+    f = frames(signal, frame, hop)
+    rms = np.sqrt(np.mean(f * f, axis=1) + 1e-12)
+    return np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+
+
 def speech_onset(signal: np.ndarray, *, frame: int = 400, hop: int = 160, top_db: float = 40.0) -> int:
     """Sample index where speech starts: the first frame within top_db of the loudest one.
 
     Acted corpora have up to a second of room noise before the sentence; a fixed
     window that starts at t=0 would spend much of its length on it.
     """
-    if len(signal) <= frame:
-        return 0
-    f = frames(signal, frame, hop)
-    rms = np.sqrt(np.mean(f * f, axis=1) + 1e-12)
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+    loud = loud_frames(signal, frame=frame, hop=hop, top_db=top_db)
     return int(max(0, loud[0] * hop - frame // 2)) if loud.size else 0
 
 
@@ -136,6 +141,13 @@ class SpectralStats(FeatureExtractor):
         return names
 
 
+def window_logmel(signal: np.ndarray, c) -> np.ndarray:
+    """(frames, n_mels) dB mel spectrogram of the fixed window both matrix features read."""
+    window = fixed_window(signal, int(round(c.window_seconds * c.sample_rate)), from_onset=c.from_onset)
+    power = power_spectrogram(frames(window, c.n_fft, c.hop_length), c.n_fft)
+    return power_to_db(power @ mel_filterbank(c.sample_rate, c.n_fft, c.n_mels).T)
+
+
 @dataclasses.dataclass(frozen=True)
 class MfccMatrixConfig(FeatureConfig):
     sample_rate: int = SAMPLE_RATE
@@ -156,9 +168,7 @@ class MfccMatrix(FeatureExtractor):
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         c = self.config
-        window = fixed_window(signal, int(round(c.window_seconds * c.sample_rate)), from_onset=c.from_onset)
-        power = power_spectrogram(frames(window, c.n_fft, c.hop_length), c.n_fft)
-        mel_db = power_to_db(power @ mel_filterbank(c.sample_rate, c.n_fft, c.n_mels).T)
+        mel_db = window_logmel(signal, c)
         return np.ascontiguousarray((mel_db @ dct_matrix(c.n_mels, c.n_mfcc).T).T, dtype=np.float32)
 
 
@@ -180,8 +190,4 @@ class LogMel(FeatureExtractor):
     config_class = LogMelConfig
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
-        c = self.config
-        window = fixed_window(signal, int(round(c.window_seconds * c.sample_rate)), from_onset=c.from_onset)
-        power = power_spectrogram(frames(window, c.n_fft, c.hop_length), c.n_fft)
-        mel_db = power_to_db(power @ mel_filterbank(c.sample_rate, c.n_fft, c.n_mels).T)
-        return np.ascontiguousarray(mel_db.T, dtype=np.float32)
+        return np.ascontiguousarray(window_logmel(signal, self.config).T, dtype=np.float32)

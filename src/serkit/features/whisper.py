@@ -43,18 +43,12 @@ def load_encoder(model_dir: str | None):
 
 def speech_bounds(signal: np.ndarray, *, top_db: float = 40.0, frame: int = 400, hop: int = 160) -> tuple[int, int]:
     """First and last sample of the part within top_db of the loudest frame."""
-    from serkit.features.spectral import frames
+    from serkit.features.spectral import loud_frames
 
-    if len(signal) <= frame:
-        return 0, len(signal)
-    f = frames(signal, frame, hop)
-    rms = np.sqrt(np.mean(f * f, axis=1) + 1e-12)
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+    loud = loud_frames(signal, frame=frame, hop=hop, top_db=top_db)
     if loud.size == 0:
         return 0, len(signal)
-    start = max(0, loud[0] * hop - frame)
-    end = min(len(signal), loud[-1] * hop + frame)
-    return start, end
+    return max(0, loud[0] * hop - frame), min(len(signal), loud[-1] * hop + frame)
 
 
 @dataclasses.dataclass(frozen=True)
