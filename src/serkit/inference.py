@@ -188,18 +188,22 @@ class Predictor:
         segs: list[Segment] = []
         weighted = np.zeros(len(self.labels))
         total = 0.0
-        end = 0.0
-        for start, stop, samples in speech_segments(blocks):
+        seen = [0]
+
+        def counted(stream: Iterable[np.ndarray]):
+            for block in stream:
+                seen[0] += len(block)
+                yield block
+
+        for start, stop, samples in speech_segments(counted(blocks)):
             proba = self._proba([self._features(samples)])[0]
             r = self._result(None, proba)
             segs.append(Segment(start, stop, r.label or UNCERTAIN, float(r.confidence or 0), r.probabilities or {}))
             weighted += proba * (stop - start)
             total += stop - start
-            end = stop
         if not segs:
             raise AudioError(name, "no speech found (no segment above the noise floor)")
-        result = self._result(name, weighted / total, duration=end, segments=tuple(segs))
-        return result
+        return self._result(name, weighted / total, duration=seen[0] / audio.SAMPLE_RATE, segments=tuple(segs))
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
                       batch_size: int = 64, workers: int | None = None) -> list[Prediction]:
@@ -211,6 +215,7 @@ class Predictor:
         files = expand_paths(paths)
         results: list[Prediction | None] = [None] * len(files)
         short: list[int] = []
+        durations: dict[int, float] = {}
         for i, f in enumerate(files):
             try:
                 info = audio.info(f)
@@ -224,6 +229,7 @@ class Predictor:
                     results[i] = Prediction(f, None, None, None, error=str(exc))
             else:
                 short.append(i)
+                durations[i] = info.duration
         n_workers = workers if workers is not None else (default_workers() if len(short) >= 16 else 1)
         # A speaker-normalised model needs the whole batch at once (its statistics are the speaker's).
         step = len(short) or 1 if self.config.speaker_norm else batch_size * max(1, n_workers)
@@ -237,7 +243,7 @@ class Predictor:
             if ok:
                 rows = [[res.features[ex.name][k] for ex in self.extractors] for k in ok]
                 for k, pr in zip(ok, self._proba(rows, one_speaker_batch=True), strict=True):
-                    results[chunk[k]] = self._result(files[chunk[k]], pr)
+                    results[chunk[k]] = self._result(files[chunk[k]], pr, duration=durations[chunk[k]])
         return [r for r in results if r is not None]
 
 

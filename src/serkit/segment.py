@@ -1,8 +1,9 @@
 """Energy-based speech segmentation that streams: a one-hour file never sits in memory.
 
-Frames of 20 ms are marked speech when they rise 12 dB above the block's noise floor
-(its 10th percentile) and above -55 dBFS; short gaps are bridged, short blips dropped,
-and long stretches cut so every segment suits a clip-level emotion model.
+Frames of 20 ms are marked speech when they rise 12 dB above the noise floor (the 10th
+percentile of their 30 s analysis window, wherever the caller's blocks end) and above
+-55 dBFS; short gaps are bridged, short blips dropped, and long stretches cut so every
+segment suits a clip-level emotion model.
 """
 
 from __future__ import annotations

@@ -77,9 +77,7 @@ def get_extractor(name: str, config: dict[str, Any] | None = None) -> FeatureExt
     if name not in _REGISTRY:
         raise UnknownNameError("feature set", name, feature_names())
     cls = _REGISTRY[name]()
-    if config:
-        return cls(cls.config_class(**config))
-    return cls()
+    return cls(**(config or {}))  # overrides: an unknown option is an UnknownNameError, not a TypeError
 
 
 def parse_feature_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:

@@ -75,10 +75,14 @@ class FeatureCache:
         return self._hashes
 
     def content_hash(self, path: str | Path) -> str:
-        """sha256 of the file's bytes, memoised by (path, size, mtime) to avoid rereading."""
+        """sha256 of the file's bytes, memoised by (path, size, mtime, ctime, inode) to avoid rereading.
+
+        ctime and inode too: an edit that keeps the size and restores the mtime (cp -p, rsync -t,
+        tar x) still changes the ctime, which no one can set back.
+        """
         p = os.path.abspath(path)
         st = os.stat(p)
-        memo = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+        memo = f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
         index = self._index()
         digest = index.get(memo)
         if digest is None:
