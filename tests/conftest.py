@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import SHARED_DATA as DATA  # noqa: E402  (one definition of where the corpora are)
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SERKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

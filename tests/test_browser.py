@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import fixtures as fx
 import soundfile as sf
 
 from serkit import audio
@@ -38,7 +40,7 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-RAVDESS = Path("/work/shared/data/ravdess")
+RAVDESS = fx.RAVDESS_ROOT
 CLIP = RAVDESS / "Actor_01" / "03-01-05-02-01-01-01.flac"
 LONG_CLIPS = [CLIP, RAVDESS / "Actor_02" / "03-01-03-02-01-01-02.flac", RAVDESS / "Actor_03" / "03-01-04-02-02-01-03.flac"]
 REPO = Path(__file__).resolve().parents[1]

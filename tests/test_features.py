@@ -1,6 +1,6 @@
 """Feature extractors, their registry and config keys, the disk cache and parallel/augmented extraction.
 
-Real clips come from /work/shared/data (a handful of files, never a whole corpus);
+Real clips come from ../shared/data (a handful of files, never a whole corpus);
 synthetic clips from tests/fixtures.py where only the plumbing matters.
 """
 

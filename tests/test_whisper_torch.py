@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,10 @@ from serkit.features.whisper_torch import (
     whisper_log_mel,
 )
 
-CLIP = Path("/work/shared/data/ravdess/Actor_01/03-01-05-02-01-01-01.flac")
-needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason=f"RAVDESS clip {CLIP} not available")
+import fixtures as fx  # noqa: E402
+
+CLIP = fx.RAVDESS_ROOT / "Actor_01" / "03-01-05-02-01-01-01.flac"
+needs_clip = pytest.mark.skipif(fx.REAL_DATA_SKIPPABLE and not CLIP.is_file(), reason=f"RAVDESS clip {CLIP} not available")
 
 
 @pytest.fixture(scope="module", autouse=True)
