@@ -164,7 +164,8 @@ def load_config(path: Path) -> TrainConfig:
     return cfg
 
 
-def load_bundle(path: str | Path) -> LoadedBundle:
+def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundle:
+    """load_estimator=False skips the native weights (the ONNX path: no torch import)."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"{path}: model bundle not found (expected a folder with config.json)")
@@ -172,7 +173,9 @@ def load_bundle(path: str | Path) -> LoadedBundle:
     labels = _read_json(path / "labels.json")
     if list(labels) != list(cfg.labels):
         raise BundleError(f"{path}: labels.json {labels} disagrees with config.json {list(cfg.labels)}")
-    if cfg.model_family == "torch":
+    if not load_estimator:
+        estimator = None
+    elif cfg.model_family == "torch":
         estimator = _load_torch(path, cfg)
     else:
         estimator = _load_skops(path / "model.skops")

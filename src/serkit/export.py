@@ -94,6 +94,10 @@ def export_onnx(bundle_path: str | Path, *, output: str | Path | None = None) ->
     if diff > TOLERANCE:
         raise BundleError(f"{bundle.path}: ONNX export disagrees with the native model (max diff {diff:.2e})")
     atomic_write_bytes(out, data)
+    for f in bundle.config.features:
+        if f["name"] == "whisper_encoder":
+            # The feature encoder too, so that ONNX prediction needs no torch at all.
+            export_whisper_encoder(f["config"].get("model_dir") or None, out.parent / ENCODER_FILE)
     return out, diff
 
 
@@ -108,21 +112,75 @@ def _check_inputs(bundle, shape, rng) -> np.ndarray:
     return (rng.standard_normal((16, *shape)) * scaler.scale_ + scaler.mean_).astype(np.float32)
 
 
+def onnx_session(model: str | Path | bytes):
+    """An onnxruntime session, single-threaded like the native path; a clear error if unloadable."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    src = model if isinstance(model, bytes) else str(model)
+    try:
+        return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        where = "<bytes>" if isinstance(model, bytes) else str(model)
+        raise BundleError(f"{where}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+
+
+ENCODER_FILE = "whisper_encoder.onnx"
+
+
+def export_whisper_encoder(model_dir: str | None, out: Path) -> float:
+    """The Whisper encoder, all states stacked (n_states, frames, d), with a dynamic time axis.
+
+    Checked against the torch encoder on two lengths before it is written; returns the max diff.
+    """
+    import warnings
+
+    import torch
+
+    from serkit.features.whisper import load_encoder
+
+    encoder = load_encoder(model_dir or None)
+
+    class Stacked(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, mel):
+            return torch.stack([s[0] for s in self.encoder(mel)])
+
+    module = Stacked().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf, dynamo=False, input_names=["mel"],
+                          output_names=["states"], dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
+                          opset_version=17)
+    data = buf.getvalue()
+    session = onnx_session(data)
+    rng = np.random.default_rng(0)
+    diff = 0.0
+    for frames in (200, 1000):
+        mel = (rng.standard_normal((1, 80, frames)) * 0.5).astype(np.float32)
+        with torch.inference_mode():
+            ref = module(torch.from_numpy(mel)).numpy()
+        got = session.run(None, {"mel": mel})[0]
+        diff = max(diff, float(np.max(np.abs(ref - got))))
+    if diff > 1e-3:
+        raise BundleError(f"ONNX Whisper encoder disagrees with the torch one (max diff {diff:.2e})")
+    from serkit.features.cache import atomic_write_bytes
+
+    atomic_write_bytes(out, data)
+    return diff
+
+
 class OnnxClassifier:
     """predict_proba through onnxruntime, single-threaded like the native path."""
 
     def __init__(self, model: str | Path | bytes) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        src = model if isinstance(model, bytes) else str(model)
-        try:
-            self.session = ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            where = "<bytes>" if isinstance(model, bytes) else str(model)
-            raise BundleError(f"{where}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+        self.session = onnx_session(model)
         self.input = self.session.get_inputs()[0].name
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

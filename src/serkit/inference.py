@@ -103,7 +103,7 @@ class Predictor:
         target = Path(path) if path is not None else default_model_path()
         if path is None and not (target / "config.json").exists():
             raise BundleError(f"{target}: the default model is not installed; pass --model BUNDLE")
-        p = cls(load_bundle(target), min_confidence=min_confidence)
+        p = cls(load_bundle(target, load_estimator=backend != "onnx"), min_confidence=min_confidence)
         if backend == "onnx":
             p.use_onnx()
         elif backend != "native":
@@ -119,6 +119,12 @@ class Predictor:
         if not f.is_file():
             raise BundleError(f"{f}: no ONNX model; run `serkit export {self.bundle.path} --format onnx` first")
         self._onnx = OnnxClassifier(f)
+        from serkit.export import ENCODER_FILE
+
+        encoder = f.parent / ENCODER_FILE
+        for ex in self.extractors:
+            if ex.name == "whisper_encoder" and encoder.is_file():
+                ex.use_onnx(str(encoder))
 
     def describe(self) -> dict[str, Any]:
         c, m = self.config, self.bundle.metrics

@@ -63,11 +63,17 @@ class WhisperEncoderFeatures(FeatureExtractor):
     kind = FeatureKind.STATES
     config_class = WhisperConfig
 
+    _onnx = None  # an onnxruntime session of the exported encoder: set by use_onnx, not part of the config
+
+    def use_onnx(self, encoder_file: str) -> None:
+        """Run the encoder through onnxruntime (see `serkit export`): no torch at prediction time."""
+        from serkit.export import onnx_session
+
+        self._onnx = onnx_session(encoder_file)
+
     def frames(self, signal: np.ndarray) -> np.ndarray:
         """All encoder states over the speech part: (n_states, frames, d)."""
-        import torch
-
-        from serkit.features.whisper_torch import whisper_log_mel
+        from serkit.features.whisper_mel import whisper_log_mel
 
         c = self.config
         if c.trim_silence:
@@ -76,17 +82,22 @@ class WhisperEncoderFeatures(FeatureExtractor):
         need = int(c.min_seconds * 16000)
         if len(signal) < need:
             signal = np.pad(signal, (0, need - len(signal)))
-        encoder = load_encoder(c.model_dir or None)
-        chunk = encoder.max_frames * 160  # 30 s: the position table's length
-        outs = []
-        with torch.inference_mode():
-            for k in range(0, len(signal), chunk):
-                piece = signal[k : k + chunk]
-                if len(piece) < 3200 and outs:
-                    break  # a sliver after a 30 s chunk adds nothing
-                mel = torch.from_numpy(whisper_log_mel(piece))[None]
-                states = encoder(mel)
-                outs.append(torch.stack([s[0] for s in states]).numpy())
+        chunk = 3000 * 160  # 30 s: the length of Whisper's position table
+        mels = []
+        for k in range(0, len(signal), chunk):
+            piece = signal[k : k + chunk]
+            if len(piece) < 3200 and mels:
+                break  # a sliver after a 30 s chunk adds nothing
+            mels.append(whisper_log_mel(piece))
+        if self._onnx is not None:
+            name = self._onnx.get_inputs()[0].name
+            outs = [self._onnx.run(None, {name: m[None]})[0] for m in mels]
+        else:
+            import torch
+
+            encoder = load_encoder(c.model_dir or None)
+            with torch.inference_mode():
+                outs = [torch.stack([s[0] for s in encoder(torch.from_numpy(m)[None])]).numpy() for m in mels]
         return np.concatenate(outs, axis=1)
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
