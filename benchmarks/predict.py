@@ -154,6 +154,12 @@ def hour(data: Path, model: str | None) -> None:
             "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
             "print(f'one-hour recording: {len(r.segments)} segments in {t:.0f} s, peak RSS {rss:.0f} MiB, label {r.label}')\n"
         )
+        # Baseline: the same process on the recording's first minute, to show memory does not grow with length.
+        minute = Path(tmp) / "minute.flac"
+        with sf.SoundFile(f) as src:
+            sf.write(minute, src.read(60 * 16000, dtype="float32"), 16000, format="FLAC")
+        subprocess.run([sys.executable, "-c", code.replace("one-hour recording", "one-minute excerpt"), str(minute)],
+                       check=True)
         subprocess.run([sys.executable, "-c", code, str(f)], check=True)
 
 
