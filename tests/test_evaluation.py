@@ -177,7 +177,7 @@ def test_augmented_copies_only_of_training_files_and_test_rows_untouched(tmp_pat
     csv_path = fx.make_speaker_manifest(tmp_path, speakers=4, per_class=2)  # 24 files, leave-one-speaker-out
     calls = []
 
-    def recorder(model_name, params, X_train, y_train, groups, X_test, seed):
+    def recorder(model_name, params, X_train, y_train, groups, X_test, seed, origin=None):
         calls.append((X_train.copy(), np.asarray(y_train), np.asarray(groups), X_test.copy()))
         classes = sorted(set(y_train))
         return classes, np.full((len(X_test), len(classes)), 1 / len(classes)), 0.0, None

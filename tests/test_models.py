@@ -156,3 +156,28 @@ def test_cnn_mfcc_normalises_each_coefficient_over_frames_of_the_training_part()
     assert mean.shape == (25, 1)
     np.testing.assert_allclose(mean[:, 0], X.mean(axis=(0, 2)), rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(clf.model_.norm.std.numpy()[:, 0], X.std(axis=(0, 2)) + 1e-6, rtol=1e-4)
+
+
+def test_augmented_copies_never_enter_the_validation_part():
+    from serkit.models.neural import TorchClassifier
+
+    rng = np.random.default_rng(0)
+    n = 60
+    X0 = rng.standard_normal((n, 8)).astype(np.float32)
+    y0 = np.array(["a", "b", "c"] * 20)
+    groups0 = np.repeat([f"s{i}" for i in range(6)], 10)
+    X = np.concatenate([X0, X0 + 0.01])  # one augmented copy per file
+    y = np.concatenate([y0, y0])
+    groups = np.concatenate([groups0, groups0])
+    origin = np.concatenate([np.arange(n), np.arange(n)])
+    seen = {}
+
+    class Spy(TorchClassifier):
+        def _split(self, y_sub, g_sub):
+            train, val = super()._split(y_sub, g_sub)
+            seen["n"] = len(y_sub)
+            return train, val
+
+    model = Spy("mlp", epochs=1).fit(X, y, groups=groups, origin=origin)
+    assert seen["n"] == n  # the split saw only the originals
+    assert model.n_epochs_ == 1

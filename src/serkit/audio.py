@@ -131,12 +131,19 @@ def load(
     sample_rate: int = SAMPLE_RATE,
     name: str | None = None,
     min_duration: float = MIN_DURATION,
+    max_duration: float | None = None,
     check: bool = True,
 ) -> np.ndarray:
-    """Decode any supported file (path, bytes or file object) to mono float32 at `sample_rate`."""
+    """Decode any supported file (path, bytes or file object) to mono float32 at `sample_rate`.
+
+    max_duration is checked from the header, before decoding: a few kB of FLAC can expand to
+    gigabytes of samples, so untrusted uploads must be bounded by length, not only by bytes.
+    """
     label = _name(source, name)
     with _open(source, label) as f:
         sr = int(f.samplerate)
+        if max_duration is not None and sr > 0 and f.frames / sr > max_duration:
+            raise AudioError(label, f"too long: {f.frames / sr:.1f} s (maximum {max_duration:g} s)")
         try:
             data = f.read(dtype="float32", always_2d=True)
         except Exception as exc:
@@ -164,7 +171,12 @@ def iter_blocks(
         stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
         block = max(1, int(block_seconds * sr))
         while True:
-            data = f.read(block, dtype="float32", always_2d=True)
+            try:
+                data = f.read(block, dtype="float32", always_2d=True)
+            except Exception as exc:  # a truncated or corrupt stream: one line, not a traceback
+                raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}") from None
+            if not np.all(np.isfinite(data)):
+                raise AudioError(label, "contains NaN or infinite samples")
             last = data.shape[0] < block
             mono = to_mono(data)
             out = stream.resample_chunk(mono, last=last) if stream is not None else mono

@@ -81,6 +81,24 @@ class TrainConfig:
     feature_version: str = ""
 
 
+def is_bundle(folder: Path) -> bool:
+    """A folder serkit wrote: its config.json parses as a TrainConfig (not any app's config.json)."""
+    try:
+        raw = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and {"model_family", "feature_version", "labels"} <= set(raw)
+
+
+def check_output(out: Path) -> None:
+    """Refuse, before any work, to write a bundle over something that is not a bundle."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out}: exists and is not a folder; choose another --output")
+    if out.exists() and any(out.iterdir()) and not is_bundle(out):
+        raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
+
+
 def save_bundle(
     out: Path,
     config: TrainConfig,
@@ -92,10 +110,7 @@ def save_bundle(
 ) -> Path:
     """Write into a temp folder, then swap it in: a crash never leaves a half-written bundle."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder; choose another --output")
-    if out.exists() and any(out.iterdir()) and not (out / "config.json").exists():
-        raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
+    check_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     from serkit.features.cache import _umask
@@ -151,11 +166,16 @@ def load_config(path: Path) -> TrainConfig:
     from serkit.features import FEATURE_VERSION
 
     raw = _read_json(path / "config.json")
+    if not isinstance(raw, dict):
+        raise BundleError(f"{path / 'config.json'}: corrupt (expected a JSON object)")
     try:
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
         cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in fields})
     except TypeError as exc:
         raise BundleError(f"{path / 'config.json'}: corrupt or incomplete ({exc})") from None
+    if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("config", {}), dict)
+               for f in cfg.features):
+        raise BundleError(f"{path / 'config.json'}: corrupt feature list {list(cfg.features)!r}")
     if cfg.feature_version != FEATURE_VERSION:
         raise BundleError(
             f"{path}: trained with feature version {cfg.feature_version!r} but this serkit computes version "

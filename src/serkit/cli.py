@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ---------------------------------------------------------------------------
 def _emit(text: str, output: str | None) -> None:
     if output:
+        if Path(output).is_dir():
+            from serkit.errors import SerkitError
+
+            raise SerkitError(f"{output}: is a folder; --output takes a file name")
         from serkit.features.cache import atomic_write_bytes
 
         atomic_write_bytes(Path(output), text.encode())
@@ -292,9 +296,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from serkit.inference import Predictor, expand_paths, limit_threads_for_inference
-
-    limit_threads_for_inference(1)
+    from serkit.inference import Predictor, expand_paths
     if not 0.0 <= args.min_confidence <= 1.0:
         from serkit.errors import ConfigError
 
@@ -337,11 +339,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = [r for r in results if r.error]
     for r in failed:
         print(f"serkit: {r.error}", file=sys.stderr)
+    if failed and len(failed) == len(results):
+        return EXIT_ERROR  # nothing could be predicted: an error, not a partial result
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import math
+
+    from serkit.errors import ConfigError
     from serkit.server import run
+
+    if not (math.isfinite(args.max_upload_mb) and args.max_upload_mb > 0):
+        raise ConfigError(f"--max-upload-mb must be a positive number, got {args.max_upload_mb}")
 
     run(args.model, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb)
     return EXIT_OK
@@ -416,6 +426,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SerkitError as exc:
         print(f"serkit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # a folder given where a file is expected, a full disk, no permission
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"serkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("serkit: interrupted", file=sys.stderr)

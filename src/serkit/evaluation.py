@@ -107,7 +107,7 @@ class EvalConfig:
     speaker_norm: bool = False
 
 
-def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, X_test, seed: int):
+def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, X_test, seed: int, origin=None):
     """One fold: runs in a worker process, single-threaded."""
     from serkit.features.extract import limit_threads
 
@@ -121,7 +121,7 @@ def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, X_test
     t0 = time.perf_counter()
     model = build_model(model_name, random_state=seed, **params)
     if get_model_spec(model_name).family == "torch":
-        model.fit(X_train, y_train, groups=groups)
+        model.fit(X_train, y_train, groups=groups, origin=origin)
     else:
         model.fit(X_train, y_train)
     proba = model.predict_proba(X_test)
@@ -212,16 +212,21 @@ def apply_speaker_stats(values: np.ndarray, speakers: np.ndarray, stats: dict) -
     return out
 
 
-def _train_rows(ft: FeatureTable, model_input: str, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training X, y, speakers for one fold: originals plus their augmented copies (never test rows)."""
+def _train_rows(ft: FeatureTable, model_input: str, train: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training X, y, speakers and origin (row of the original file) for one fold: originals plus
+    their augmented copies, never test rows. The origin lets the model keep augmented copies out
+    of its validation part."""
     X = [ft.X(model_input, train)]
     y = [ft.table["emotion"].to_numpy()[train]]
     g = [ft.table["speaker"].fillna("?").to_numpy()[train]]
+    origin = [np.arange(len(train))]
     for c in range(len(ft.aug_parts)):
         X.append(ft.X(model_input, train, copy=c))
         y.append(y[0])
         g.append(g[0])
-    return np.concatenate(X), np.concatenate(y), np.concatenate(g)
+        origin.append(origin[0])
+    return np.concatenate(X), np.concatenate(y), np.concatenate(g), np.concatenate(origin)
 
 
 def evaluate(
@@ -260,11 +265,16 @@ def evaluate(
     aug_spec = ",".join(a.value for a in augs)
     if augment_copies < 0:
         raise ConfigError(f"--augment-copies must be >= 0, got {augment_copies}")
+    if n_folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {n_folds}")
     from serkit.features import get_extractor
 
     kinds = {n: get_extractor(n).kind.value for n in feature_names}
     for m in model_names:
         check_compatible(m, get_model_spec(m).input, feature_names, kinds)
+    if augs and all(a.value == "specaugment" for a in augs) and "matrix" not in kinds.values():
+        raise ConfigError("--augment specaugment masks 2-D features only (mfcc_matrix, logmel); "
+                          f"{'+'.join(feature_names)} would get identical copies")
     cfg = EvalConfig(tuple(model_names), tuple(feature_names), proto.value, labels, n_folds, seed, aug_spec,
                      augment_copies if aug_spec else 0, epochs, jobs, speaker_norm)
     cache = None if no_cache else FeatureCache(cache_dir)
@@ -282,6 +292,12 @@ def evaluate(
             raise DataError(f"train and test data share fewer than 2 classes ({', '.join(shared) or 'none'})")
         table = table[table["emotion"].isin(shared)].reset_index(drop=True)
         test_table = test_ds.table[test_ds.table["emotion"].isin(shared)].reset_index(drop=True)
+        import os
+
+        overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
+        if overlap:
+            raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {sorted(overlap)[0]}); "
+                            "a cross-corpus test must not contain training files")
     label_set = [c for c in ds.labels if c in set(table["emotion"])]
 
     if test_table is not None:
@@ -308,8 +324,8 @@ def evaluate(
                 params["epochs"] = epochs
         jobs_list = []
         for fold in folds:
-            X_train, y_train, g_train = _train_rows(ft, spec.input, fold.train)
-            jobs_list.append((name, params, X_train, y_train, g_train, ft.X(spec.input, fold.test), seed))
+            X_train, y_train, g_train, origin = _train_rows(ft, spec.input, fold.train)
+            jobs_list.append((name, params, X_train, y_train, g_train, ft.X(spec.input, fold.test), seed, origin))
         outs = _run_folds(jobs_list, jobs=jobs, desc=f"{name} folds", progress=progress)
         results[name] = _collect(name, folds, outs, ft.table, y_all, label_set)
 
@@ -337,6 +353,8 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
     fold_metrics, rows, seconds = [], [], []
     speakers = table["speaker"].fillna("?").to_numpy()
     genders = table["gender"].to_numpy()
+    corpora_all = table["corpus"].to_numpy()
+    tested = np.concatenate([f.test for f in folds])
     for fold, (classes, proba, secs, n_epochs) in zip(folds, outs, strict=True):
         pred = np.asarray(classes, dtype=object)[proba.argmax(1)]
         yt = y_all[fold.test]
@@ -362,14 +380,13 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
         rows.append(frame)
     predictions = pd.concat(rows, ignore_index=True)
     pooled = compute_metrics(predictions["true"], predictions["predicted"], label_set,
-                             speakers=predictions["speaker"].fillna("?"),
-                             genders=table.set_index("path").loc[predictions["path"], "gender"].to_numpy())
+                             speakers=predictions["speaker"].fillna("?"), genders=genders[tested])
     summary: dict[str, Any] = {}
     for key in ("ua", "wa", "macro_f1", "macro_precision", "macro_recall"):
         mean, std = mean_std([m[key] for m in fold_metrics])
         summary[key] = {"mean": mean, "std": std, "per_fold": [m[key] for m in fold_metrics]}
     summary["pooled"] = pooled
-    corpora = table.set_index("path").loc[predictions["path"], "corpus"].to_numpy()
+    corpora = corpora_all[tested]
     if len(set(corpora)) > 1:
         # Each corpus' share of the merged CV's test predictions (pooled over folds).
         summary["per_corpus"] = {

@@ -17,6 +17,7 @@ from serkit.errors import AudioError, BundleError, SerkitError
 
 LONG_AUDIO_SECONDS = 10.0
 MIN_SPEAKER_FILES = 10
+MAX_UPLOAD_SECONDS = 600.0  # ten minutes: what the web page can record
 UNCERTAIN = "uncertain"
 
 
@@ -95,7 +96,7 @@ class Predictor:
         self.config = bundle.config
         self.labels: list[str] = list(bundle.config.labels)
         self.min_confidence = min_confidence
-        self.extractors = [get_extractor(f["name"], f["config"]) for f in bundle.config.features]
+        self.extractors = [get_extractor(f["name"], f.get("config") or {}) for f in bundle.config.features]
         self._onnx = None
 
     @classmethod
@@ -123,7 +124,9 @@ class Predictor:
 
         encoder = f.parent / ENCODER_FILE
         for ex in self.extractors:
-            if ex.name == "whisper_encoder" and encoder.is_file():
+            if ex.name == "whisper_encoder":
+                if not encoder.is_file():
+                    raise BundleError(f"{encoder}: missing; run `serkit export {f.parent} --format onnx` again")
                 ex.use_onnx(str(encoder))
 
     def describe(self) -> dict[str, Any]:
@@ -176,8 +179,10 @@ class Predictor:
             return self._predict_stream(name, [signal])
         return self._result(name, self._proba([self._features(signal)])[0], duration=duration)
 
-    def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None) -> Prediction:
-        return self.predict_signal(audio.load(data, name=name), name=name, segment=segment)
+    def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None,
+                      max_duration: float | None = MAX_UPLOAD_SECONDS) -> Prediction:
+        """For uploads: bounded by duration (from the header) before anything is decoded."""
+        return self.predict_signal(audio.load(data, name=name, max_duration=max_duration), name=name, segment=segment)
 
     def predict_file(self, path: str | Path, *, segment: bool | None = None) -> Prediction:
         p = str(path)
@@ -237,6 +242,8 @@ class Predictor:
                 short.append(i)
                 durations[i] = info.duration
         n_workers = workers if workers is not None else (default_workers() if len(short) >= 16 else 1)
+        if self._onnx is not None:
+            n_workers = 1  # worker processes would rebuild torch extractors; ONNX runs in this process
         # A speaker-normalised model needs the whole batch at once (its statistics are the speaker's).
         step = len(short) or 1 if self.config.speaker_norm else batch_size * max(1, n_workers)
         for start in range(0, len(short), step):

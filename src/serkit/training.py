@@ -42,6 +42,9 @@ def train(
     from serkit.features.assemble import check_compatible
     from serkit.models import build_model, get_model_spec
 
+    from serkit.bundle import check_output
+
+    check_output(Path(output))  # before hours of work, not after
     data = [data] if isinstance(data, str) else list(data)
     feature_names = parse_feature_names(features)
     spec = get_model_spec(model)
@@ -74,7 +77,7 @@ def train(
                       augment=aug_spec, copies=copies, seed=seed, speaker_norm=speaker_norm)
     import numpy as np
 
-    X, y, groups = _train_rows(ft, spec.input, np.arange(len(ft.table)))
+    X, y, groups, origin = _train_rows(ft, spec.input, np.arange(len(ft.table)))
     params: dict[str, Any] = {}
     if spec.family == "torch":
         if epochs is not None:
@@ -83,7 +86,7 @@ def train(
     t0 = time.perf_counter()
     estimator = build_model(model, random_state=seed, **params)
     if spec.family == "torch":
-        estimator.fit(X, y, groups=groups)
+        estimator.fit(X, y, groups=groups, origin=origin)
         model_params = {k: v for k, v in estimator.get_params().items() if k != "verbose"}
     else:
         estimator.fit(X, y)

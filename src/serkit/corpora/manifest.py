@@ -14,6 +14,13 @@ def read_manifest(path: str | Path, *, name: str = "manifest", check_audio: bool
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"{path}: manifest not found")
+    try:
+        return _read(path, name=name, check_audio=check_audio)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CorpusError(f"{path}: not a readable UTF-8 CSV manifest ({exc})") from None
+
+
+def _read(path: Path, *, name: str, check_audio: bool) -> Corpus:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         fields = [f.strip().lower() for f in (reader.fieldnames or [])]

@@ -106,6 +106,17 @@ def load_dataset(
             raise DataError(f"{c.root}: no usable audio files ({len(c.skipped)} skipped)")
     keep = resolve_label_set(labels, [set(c.table["emotion"]) for c in corpora])
     table = pd.concat([c.table for c in corpora], ignore_index=True, sort=False)
+    import os
+
+    real = table["path"].map(os.path.realpath)
+    dup = real.duplicated()
+    if dup.any():
+        # The same file twice (a corpus given twice, a manifest listing a file twice) would be
+        # weighted double, or land in training and test at once: keep the first.
+        from serkit.corpora.base import Skipped
+
+        corpora[-1].skipped.extend(Skipped(p, "duplicate of a file already read") for p in table.loc[dup, "path"])
+        table = table[~dup].reset_index(drop=True)
     table = table[table["emotion"].isin(keep)].reset_index(drop=True)
     if table.empty:
         raise DataError(f"no file has one of the kept labels ({', '.join(keep)})")

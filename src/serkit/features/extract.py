@@ -76,19 +76,23 @@ def _spec(ex: FeatureExtractor) -> tuple[str, tuple]:
 
 
 def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tuple]]) -> dict[str, np.ndarray]:
+    return _compute_with(path, variant, [_extractor(name, cfg) for name, cfg in specs])
+
+
+def _compute_with(path: str, variant: Variant | None, extractors: Sequence[FeatureExtractor]) -> dict[str, np.ndarray]:
     from serkit import audio
 
     signal = audio.load(path)
     if variant is None:
-        return {name: _extractor(name, cfg).extract(signal) for name, cfg in specs}
+        return {ex.name: ex.extract(signal) for ex in extractors}
     from serkit.augment import Augmentation, _rng, apply_augmentations, parse_augmentations, spec_augment
     from serkit.features.base import FeatureKind
 
     signal = apply_augmentations(signal, variant.augment, seed=variant.seed, copy=variant.copy)
     masked = Augmentation.SPECAUGMENT in parse_augmentations(variant.augment)
     out = {}
-    for name, cfg in specs:
-        ex = _extractor(name, cfg)
+    for ex in extractors:
+        name = ex.name
         value = ex.extract(signal)
         if masked and ex.kind is FeatureKind.MATRIX:
             value = spec_augment(value, _rng(signal, variant.augment, variant.seed, variant.copy))
@@ -174,8 +178,12 @@ def extract_features(
 
     try:
         if n_workers <= 1:
-            for item in todo:
-                store(_work([item], specs))
+            # In-process: the caller's own extractor instances (e.g. one running its encoder in onnxruntime).
+            for idx, path, variant in todo:
+                try:
+                    store([(idx, _compute_with(path, variant, extractors))])
+                except AudioError as exc:
+                    store([(idx, exc.problem)])
         else:
             chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
             batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]

@@ -67,7 +67,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 return idx, idx[:0]
         return train, val
 
-    def fit(self, X: np.ndarray, y, groups=None) -> "TorchClassifier":
+    def fit(self, X: np.ndarray, y, groups=None, origin=None) -> "TorchClassifier":
+        """groups: speakers (validation speakers are held out); origin: for each row, the index of
+        the original file it was augmented from, so copies never enter the validation part."""
         import torch
         from torch import nn
 
@@ -79,7 +81,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y_idx = np.unique(np.asarray(y), return_inverse=True)
         n_classes = len(self.classes_)
         self.input_shape_ = tuple(X.shape[1:])
-        train_idx, val_idx = self._split(y_idx, None if groups is None else np.asarray(groups))
+        if origin is None:
+            train_idx, val_idx = self._split(y_idx, None if groups is None else np.asarray(groups))
+        else:
+            # Split the originals only; then every copy follows its original into training,
+            # and validation keeps originals alone.
+            origin = np.asarray(origin)
+            originals = np.unique(origin, return_index=True)[1]
+            g = None if groups is None else np.asarray(groups)[originals]
+            _, va_o = self._split(y_idx[originals], g)
+            val_idx = originals[va_o]
+            val_origins = set(origin[val_idx].tolist())
+            train_idx = np.flatnonzero(~np.isin(origin, list(val_origins)))
         Xt, yt = X[train_idx], y_idx[train_idx]
 
         model = build(self.arch, self.input_shape_, n_classes)
