@@ -7,6 +7,7 @@ FEATURE_VERSION change, so stale features are never reused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,22 +29,31 @@ def default_cache_dir() -> Path:
     return Path(base) / "serkit" / "features"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write-then-rename: a crash never leaves a half-written file under the final name."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write-then-rename: a crash never leaves a half-written file under the final name.
+
+    durable: fsync before the rename, for what users keep (reports, bundles); the cache,
+    which is recomputed when lost, skips it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a user's file gets the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+@functools.lru_cache(maxsize=1)
 def _umask() -> int:
-    mask = os.umask(0)
+    # Read once: os.umask can only be read by setting it, which races with other threads.
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -93,7 +103,7 @@ class FeatureCache:
 
     def save_index(self) -> None:
         if self._dirty and self._hashes is not None:
-            atomic_write_bytes(self._index_path, json.dumps(self._hashes).encode())
+            atomic_write_bytes(self._index_path, json.dumps(self._hashes).encode(), durable=False)
             self._dirty = False
 
     def _file(self, extractor_key: str, content_key: str) -> str:
@@ -123,4 +133,4 @@ class FeatureCache:
         # A 5-byte header + raw float32: ~10x faster to read back than .npy's parsed header.
         arr = np.ascontiguousarray(value, dtype="<f4")
         header = _MAGIC + bytes([arr.ndim]) + struct.pack(f"<{arr.ndim}I", *arr.shape)
-        atomic_write_bytes(Path(self._file(extractor_key, content_key)), header + arr.tobytes())
+        atomic_write_bytes(Path(self._file(extractor_key, content_key)), header + arr.tobytes(), durable=False)
