@@ -114,15 +114,28 @@ def validate(
         raise AudioError(name, "contains no samples")
     if not np.all(np.isfinite(signal)):
         raise AudioError(name, "contains NaN or infinite samples")
-    duration = signal.size / sample_rate
+    check_length_and_level(signal.size, float(np.max(np.abs(signal))), sample_rate, name=name,
+                           min_duration=min_duration, silence_dbfs=silence_dbfs)
+    return signal
+
+
+def check_length_and_level(
+    n_samples: int,
+    peak: float,
+    sample_rate: int,
+    *,
+    name: str = "<audio>",
+    min_duration: float = MIN_DURATION,
+    silence_dbfs: float = SILENCE_DBFS,
+) -> None:
+    """The too-short and silence checks from summary numbers, so a streamed file gets them too."""
+    duration = n_samples / sample_rate
     if duration < min_duration:
         raise AudioError(name, f"too short: {duration:.3f} s (minimum {min_duration} s)")
-    peak = float(np.max(np.abs(signal)))
     peak_db = 20.0 * np.log10(peak) if peak > 0 else -np.inf
     if peak_db < silence_dbfs:
         shown = "-inf" if not np.isfinite(peak_db) else f"{peak_db:.1f}"
         raise AudioError(name, f"silent: peak {shown} dBFS (below {silence_dbfs:.0f} dBFS)")
-    return signal
 
 
 def load(

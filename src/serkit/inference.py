@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -188,7 +187,6 @@ class Predictor:
         p = str(path)
         info = audio.info(p)
         if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
-            audio.load(p) if info.duration < 60 else None  # short enough: validate fully first
             return self._predict_stream(p, audio.iter_blocks(p, block_seconds=30.0))
         return self.predict_signal(audio.load(p), name=p, segment=False)
 
@@ -199,11 +197,13 @@ class Predictor:
         segs: list[Segment] = []
         weighted = np.zeros(len(self.labels))
         total = 0.0
-        seen = [0]
+        seen, peak = [0], [0.0]
 
         def counted(stream: Iterable[np.ndarray]):
             for block in stream:
                 seen[0] += len(block)
+                if len(block):
+                    peak[0] = max(peak[0], float(np.max(np.abs(block))))
                 yield block
 
         for start, stop, samples in speech_segments(counted(blocks)):
@@ -213,6 +213,8 @@ class Predictor:
             weighted += proba * (stop - start)
             total += stop - start
         if not segs:
+            # The loader's checks, from what the stream saw (the file was never loaded whole).
+            audio.check_length_and_level(seen[0], peak[0], audio.SAMPLE_RATE, name=name or "<signal>")
             raise AudioError(name, "no speech found (no segment above the noise floor)")
         return self._result(name, weighted / total, duration=seen[0] / audio.SAMPLE_RATE, segments=tuple(segs))
 
@@ -258,11 +260,3 @@ class Predictor:
                 for k, pr in zip(ok, self._proba(rows, one_speaker_batch=True), strict=True):
                     results[chunk[k]] = self._result(files[chunk[k]], pr, duration=durations[chunk[k]])
         return [r for r in results if r is not None]
-
-
-def limit_threads_for_inference(threads: int = 1) -> None:
-    """Latency on one core: torch and BLAS single-threaded unless asked otherwise."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
-
-    torch.set_num_threads(threads)
