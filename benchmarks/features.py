@@ -7,7 +7,9 @@ Prints, for the same files in one run:
      zcr, chroma_stft, mfcc, rms, melspectrogram, each with its own STFT — vs serkit's
      spectral_stats, and the ratio;
   2. the whole `extract_features` pipeline (decode + features, all cores) cold, into an
-     empty cache, and warm (served from the cache), and the ratio.
+     empty cache, and warm (served from the cache), and the ratio;
+  3. the compute time per clip of every registered feature set (one thread, --cost-clips
+     clips, decode excluded), the figures the README quotes for eGeMAPS, ComParE and Whisper.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0: all)")
+    ap.add_argument("--cost-clips", type=int, default=100, help="clips timed per feature set in part 3")
     args = ap.parse_args()
 
     from serkit import audio
@@ -88,6 +91,22 @@ def main() -> None:
     print(f"extract_features cold (decode + features, {os.cpu_count()} workers): {t_cold:6.2f} s")
     print(f"extract_features warm (from cache):                       {t_warm:6.2f} s")
     print(f"cache speed-up: {t_cold / t_warm:.0f}x")
+
+    import torch
+
+    torch.set_num_threads(1)
+    from serkit.features import feature_names
+
+    sample = signals[:: max(1, n // args.cost_clips)][: args.cost_clips]
+    mean_s = sum(len(s) for s in sample) / len(sample) / audio.SAMPLE_RATE
+    print(f"compute per clip, one thread, {len(sample)} clips of {mean_s:.1f} s on average:")
+    for name in feature_names():
+        fx = get_extractor(name)
+        fx.extract(sample[0])  # warm-up: model loading, openSMILE start-up
+        t0 = time.perf_counter()
+        for s in sample:
+            fx.extract(s)
+        print(f"  {name:16s} {(time.perf_counter() - t0) / len(sample) * 1000:7.1f} ms/clip")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # the pretrained encoder; the last rows add unsupervised per-speaker normalisation (transductive:
 # each test speaker's features are z-scored with that speaker's own unlabelled files).
 ROWS = [
+    ("logreg", "compare", False),
     ("logreg", "egemaps", False),
     ("svm", "egemaps+spectral_stats", False),
     ("logreg", "spectral_stats", False),

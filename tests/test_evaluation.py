@@ -142,7 +142,7 @@ def test_unknown_feature_names_the_valid_choices(tmp_path):
         evaluate(str(tmp_path), features="spectral_stats+wav2vec", progress=False)
     msg = str(err.value)
     assert "wav2vec" in msg
-    assert all(name in msg for name in ("spectral_stats", "mfcc_matrix", "logmel", "egemaps", "whisper_encoder"))
+    assert all(name in msg for name in ("spectral_stats", "mfcc_matrix", "logmel", "egemaps", "compare", "whisper_encoder"))
 
 
 def test_cnn_mfcc_with_a_vector_feature_is_a_config_error(tmp_path):

@@ -18,7 +18,7 @@ from serkit.errors import ConfigError, UnknownNameError
 from serkit.features import FeatureCache, Variant, extract_features, feature_names, get_extractor, parse_feature_names
 from serkit.features.spectral import MfccMatrix, SpectralStats, SpectralStatsConfig
 
-FIVE = ["egemaps", "logmel", "mfcc_matrix", "spectral_stats", "whisper_encoder"]
+SIX = ["compare", "egemaps", "logmel", "mfcc_matrix", "spectral_stats", "whisper_encoder"]
 # RAVDESS Actor_02, angry, strong intensity: ~1 s of room noise, then the sentence (~3.9 s in all).
 CLIP = fx.RAVDESS_ROOT / "Actor_02" / "03-01-05-02-01-01-02.flac"
 
@@ -36,18 +36,18 @@ def near_silence(seconds: float, *, dbfs: float = -70.0, seed: int = 0) -> np.nd
 # --------------------------------------------------------------------------- registry
 
 
-def test_registry_lists_exactly_the_five_feature_sets():
-    assert feature_names() == FIVE
-    for name in FIVE:
+def test_registry_lists_exactly_the_six_feature_sets():
+    assert feature_names() == SIX
+    for name in SIX:
         assert get_extractor(name).name == name
 
 
 def test_unknown_feature_name_lists_the_valid_ones():
     with pytest.raises(UnknownNameError) as err:
         get_extractor("wav2vec")
-    assert err.value.choices == FIVE
+    assert err.value.choices == SIX
     msg = str(err.value)
-    assert "'wav2vec'" in msg and all(name in msg for name in FIVE)
+    assert "'wav2vec'" in msg and all(name in msg for name in SIX)
     with pytest.raises(UnknownNameError, match="bogus"):
         parse_feature_names("spectral_stats+bogus")
 
@@ -61,15 +61,27 @@ def test_every_extractor_shape_dtype_and_finiteness_on_a_real_clip(clip):
         "logmel": (64, 216),
         "spectral_stats": (324,),
         "egemaps": (88,),
+        "compare": (6373,),
         "whisper_encoder": (6, 768),
     }
-    assert sorted(expected) == FIVE
+    assert sorted(expected) == SIX
     for name, shape in expected.items():
         value = get_extractor(name).extract(clip)
         assert value.shape == shape, name
         assert value.dtype == np.float32, name
         assert np.all(np.isfinite(value)), name
         assert float(np.std(value)) > 0, f"{name} is constant"
+
+
+def test_compare_is_the_compare_2016_set_and_extends_egemaps_descriptors(clip):
+    """ComParE and eGeMAPS share openSMILE's front end but not their functionals: both must be computed,
+    each with its own config (so their cache keys differ)."""
+    compare, egemaps = get_extractor("compare"), get_extractor("egemaps")
+    assert compare.config.feature_set == "ComParE_2016" and egemaps.config.feature_set == "eGeMAPSv02"
+    assert compare.key() != egemaps.key()
+    a, b = compare.extract(clip), compare.extract(clip[: len(clip) // 2])
+    assert a.shape == b.shape == (6373,)
+    assert np.abs(a - b).max() > 0, "the functionals do not depend on the signal"
 
 
 def test_mfcc_matrix_of_a_one_second_clip_is_zero_padded_to_216_frames(clip):

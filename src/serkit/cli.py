@@ -45,7 +45,7 @@ def _add_cache_options(p: argparse.ArgumentParser) -> None:
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default="spectral_stats", metavar="NAME[+NAME]",
-                   help="feature sets, combined with + (spectral_stats, mfcc_matrix, logmel, egemaps, whisper_encoder)")
+                   help="feature sets, combined with + (spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder)")
     p.add_argument("--protocol", default="speaker", choices=["speaker", "random", "cross"],
                    help="speaker: speaker-independent CV (grouped 5-fold, or leave-one-speaker-out for <= 10 speakers); "
                         "random: stratified random 5-fold, speaker-dependent (optimistic); "
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Extract (and cache) features for every file of the data.")
     _add_data_options(fx)
     fx.add_argument("--features", default="spectral_stats", metavar="NAME[,NAME]",
-                    help="feature sets to extract (spectral_stats, mfcc_matrix, logmel, egemaps, whisper_encoder)")
+                    help="feature sets to extract (spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder)")
     _add_cache_options(fx)
     fsub.add_parser("list", help="list the feature sets", formatter_class=_Formatter,
                     description="List the registered feature sets.")

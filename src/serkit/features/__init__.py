@@ -31,6 +31,12 @@ def _egemaps():
     return Egemaps
 
 
+def _compare():
+    from serkit.features.egemaps import Compare
+
+    return Compare
+
+
 def _whisper():
     from serkit.features.whisper import WhisperEncoderFeatures
 
@@ -40,6 +46,7 @@ def _whisper():
 for _n in ("spectral_stats", "mfcc_matrix", "logmel"):
     register(_n, _spectral(_n))
 register("egemaps", _egemaps)
+register("compare", _compare)
 register("whisper_encoder", _whisper)
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""openSMILE eGeMAPSv02 functionals (88 values): the standard paralinguistic baseline."""
+"""openSMILE functionals: eGeMAPSv02 (88 values), the standard paralinguistic baseline, and
+ComParE 2016 (6,373 values), the brute-force set of the Interspeech paralinguistics challenges."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ class Egemaps(FeatureExtractor):
     def extract(self, signal: np.ndarray) -> np.ndarray:
         values = _smile(self.config.feature_set).process_signal(signal, SAMPLE_RATE).to_numpy()
         return np.nan_to_num(values[0].astype(np.float32))
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig(FeatureConfig):
+    feature_set: str = "ComParE_2016"
+
+
+class Compare(Egemaps):
+    """Many more functionals over many more descriptors than eGeMAPS: a linear model picks."""
+
+    name = "compare"
+    config_class = CompareConfig
