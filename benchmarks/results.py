@@ -37,6 +37,7 @@ ROWS = [
     ("logreg", "whisper_encoder", False),
     ("layer_head", "whisper_encoder", False),
     ("svm", "egemaps+spectral_stats", True),
+    ("logreg", "compare", True),
     ("logreg", "whisper_encoder", True),
 ]
 
