@@ -33,6 +33,8 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from serkit.metrics import unweighted_accuracy as ua  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ravdess"
 
 
@@ -49,22 +51,17 @@ def _frames(paths: list[str]) -> list[np.ndarray]:
 
 def all_frames(paths: list[str]) -> list[np.ndarray]:
     """(6, T, 384) encoder states over the speech part of every clip, two worker processes."""
-    from joblib import Parallel, delayed
+    from serkit.parallel import parallel_map
 
-    chunks = [paths[k : k + 40] for k in range(0, len(paths), 40)]
-    return [f for part in Parallel(n_jobs=2)(delayed(_frames)(c) for c in chunks) for f in part]
-
-
-def ua(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean([np.mean(p[y == c] == c) for c in np.unique(y)]))
+    chunks = [(paths[k : k + 40],) for k in range(0, len(paths), 40)]
+    return [f for part in parallel_map(_frames, chunks, n_jobs=2) for f in part]
 
 
 def logreg():
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """The registry's `logreg`, so every variant is compared with exactly what `serkit evaluate` fits."""
+    from serkit.models import build_model
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000, class_weight="balanced"))
+    return build_model("logreg")
 
 
 def report(name: str, scores: list[float], t0: float) -> None:
@@ -74,15 +71,16 @@ def report(name: str, scores: list[float], t0: float) -> None:
 
 def cv(name: str, folds, fold_fn) -> None:
     """fold_fn(train, test) -> UA, run for the folds two at a time, single-threaded each."""
-    from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
+
+    from serkit.parallel import parallel_map
 
     def one(f):
         with threadpool_limits(1):
             return fold_fn(f.train, f.test)
 
     t0 = time.perf_counter()
-    report(name, Parallel(n_jobs=2)(delayed(one)(f) for f in folds), t0)
+    report(name, list(parallel_map(one, [(f,) for f in folds], n_jobs=2)), t0)
 
 
 def pooled(h: np.ndarray, extra: bool = False) -> np.ndarray:
