@@ -280,3 +280,10 @@ def test_features_extract_second_run_is_all_from_cache(capsys, tmp_path):
     rc, out, _ = run_main(capsys, argv)
     assert rc == 0
     assert "20 files" in out and "0 computed, 20 from cache, 0 failed" in out
+
+
+def test_feature_help_names_every_registered_feature_set():
+    from serkit.cli import _FEATURE_SETS
+    from serkit.features import feature_names
+
+    assert sorted(_FEATURE_SETS.split(", ")) == feature_names()

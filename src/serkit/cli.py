@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
+# Spelled out rather than read from the registry, so `serkit --help` imports nothing; a test keeps it in step.
+_FEATURE_SETS = "spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -45,7 +47,7 @@ def _add_cache_options(p: argparse.ArgumentParser) -> None:
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default="spectral_stats", metavar="NAME[+NAME]",
-                   help="feature sets, combined with + (spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder)")
+                   help=f"feature sets, combined with + ({_FEATURE_SETS})")
     p.add_argument("--protocol", default="speaker", choices=["speaker", "random", "cross"],
                    help="speaker: speaker-independent CV (grouped 5-fold, or leave-one-speaker-out for <= 10 speakers); "
                         "random: stratified random 5-fold, speaker-dependent (optimistic); "
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Extract (and cache) features for every file of the data.")
     _add_data_options(fx)
     fx.add_argument("--features", default="spectral_stats", metavar="NAME[,NAME]",
-                    help="feature sets to extract (spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder)")
+                    help=f"feature sets to extract ({_FEATURE_SETS})")
     _add_cache_options(fx)
     fsub.add_parser("list", help="list the feature sets", formatter_class=_Formatter,
                     description="List the registered feature sets.")
