@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from serkit.errors import BundleError
+from serkit.io import write_folder_atomically
 
 # Every type a serkit scikit-learn bundle may contain; anything else is refused.
 SKOPS_ALLOWED = frozenset({
@@ -111,12 +109,8 @@ def save_bundle(
     """Write into a temp folder, then swap it in: a crash never leaves a half-written bundle."""
     out = Path(out)
     check_output(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    from serkit.features.cache import _umask
 
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a bundle is meant to be shared
-    try:
+    def fill(tmp: Path) -> None:
         (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
         (tmp / "labels.json").write_text(json.dumps(list(config.labels), indent=2))
         if config.model_family == "torch":
@@ -131,16 +125,8 @@ def save_bundle(
         (tmp / "card.md").write_text(card)
         if extra is not None:
             extra(tmp)  # e.g. the evaluation reports, swapped in together with the weights
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder_atomically(out, fill)
     return out
 
 

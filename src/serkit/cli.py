@@ -181,7 +181,7 @@ def _emit(text: str, output: str | None) -> None:
             from serkit.errors import SerkitError
 
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
-        from serkit.features.cache import atomic_write_bytes
+        from serkit.io import atomic_write_bytes
 
         atomic_write_bytes(Path(output), text.encode())
     else:

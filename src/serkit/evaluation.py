@@ -402,7 +402,7 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    from serkit.features.cache import atomic_write_bytes
+    from serkit.io import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode())
 

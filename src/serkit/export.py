@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from serkit.errors import BundleError
+from serkit.onnx_runtime import ENCODER_FILE, OnnxClassifier, onnx_session
 
 TOLERANCE = 1e-4
 
@@ -70,7 +71,7 @@ def export_onnx(bundle_path: str | Path, *, output: str | Path | None = None) ->
     import torch
 
     from serkit.bundle import load_bundle
-    from serkit.features.cache import atomic_write_bytes
+    from serkit.io import atomic_write_bytes
 
     bundle = load_bundle(bundle_path)
     module = _torch_module(bundle)
@@ -112,22 +113,6 @@ def _check_inputs(bundle, shape, rng) -> np.ndarray:
     return (rng.standard_normal((16, *shape)) * scaler.scale_ + scaler.mean_).astype(np.float32)
 
 
-def onnx_session(model: str | Path | bytes):
-    """An onnxruntime session, single-threaded like the native path; a clear error if unloadable."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    src = model if isinstance(model, bytes) else str(model)
-    try:
-        return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        where = "<bytes>" if isinstance(model, bytes) else str(model)
-        raise BundleError(f"{where}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
-
-
-ENCODER_FILE = "whisper_encoder.onnx"
 
 
 def export_whisper_encoder(model_dir: str | None, out: Path) -> float:
@@ -170,18 +155,7 @@ def export_whisper_encoder(model_dir: str | None, out: Path) -> float:
         diff = max(diff, float(np.max(np.abs(ref - got))))
     if diff > 1e-3:
         raise BundleError(f"ONNX Whisper encoder disagrees with the torch one (max diff {diff:.2e})")
-    from serkit.features.cache import atomic_write_bytes
+    from serkit.io import atomic_write_bytes
 
     atomic_write_bytes(out, data)
     return diff
-
-
-class OnnxClassifier:
-    """predict_proba through onnxruntime, single-threaded like the native path."""
-
-    def __init__(self, model: str | Path | bytes) -> None:
-        self.session = onnx_session(model)
-        self.input = self.session.get_inputs()[0].name
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.session.run(None, {self.input: np.asarray(X, dtype=np.float32)})[0], dtype=np.float64)

@@ -113,13 +113,13 @@ class Predictor:
         return p
 
     def use_onnx(self, model_file: str | Path | None = None) -> None:
-        from serkit.export import OnnxClassifier
+        from serkit.onnx_runtime import OnnxClassifier
 
         f = Path(model_file) if model_file else self.bundle.path / "model.onnx"
         if not f.is_file():
             raise BundleError(f"{f}: no ONNX model; run `serkit export {self.bundle.path} --format onnx` first")
         self._onnx = OnnxClassifier(f)
-        from serkit.export import ENCODER_FILE
+        from serkit.onnx_runtime import ENCODER_FILE
 
         encoder = f.parent / ENCODER_FILE
         for ex in self.extractors:

@@ -20,7 +20,7 @@ def _plt():
 def _save(fig, path: Path) -> None:
     import io
 
-    from serkit.features.cache import atomic_write_bytes
+    from serkit.io import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")

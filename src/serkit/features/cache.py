@@ -7,15 +7,15 @@ FEATURE_VERSION change, so stale features are never reused.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from serkit.io import atomic_write_bytes
 
 
 _MAGIC = b"SKF1"
@@ -27,35 +27,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "serkit" / "features"
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write-then-rename: a crash never leaves a half-written file under the final name.
-
-    durable: fsync before the rename, for what users keep (reports, bundles); the cache,
-    which is recomputed when lost, skips it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a user's file gets the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    # Read once: os.umask can only be read by setting it, which races with other threads.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def file_digest(path: str | Path) -> str:

@@ -67,7 +67,7 @@ class WhisperEncoderFeatures(FeatureExtractor):
 
     def use_onnx(self, encoder_file: str) -> None:
         """Run the encoder through onnxruntime (see `serkit export`): no torch at prediction time."""
-        from serkit.export import onnx_session
+        from serkit.onnx_runtime import onnx_session
 
         self._onnx = onnx_session(encoder_file)
 
