@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 
 
@@ -10,12 +11,29 @@ class SerkitError(Exception):
     """Base of every error serkit raises on purpose (bad input, bad config)."""
 
 
-class AudioError(SerkitError):
-    """A file that cannot be used as speech audio; the message names the file."""
+class AudioProblem(str, Enum):
+    """What is wrong with an audio input: the closed set the server maps to HTTP statuses."""
 
-    def __init__(self, path: str | Path | None, problem: str) -> None:
+    NOT_FOUND = "not_found"
+    EMPTY = "empty"  # 0 bytes, or a header with no samples
+    UNRECOGNISED = "unrecognised"  # not an audio format the loader decodes
+    CORRUPT = "corrupt"  # a known format that fails to decode
+    TRUNCATED = "truncated"  # the header promises more data than the file holds
+    TOO_LONG = "too_long"
+    TOO_SHORT = "too_short"
+    SILENT = "silent"
+    BAD_SAMPLE_RATE = "bad_sample_rate"
+    INVALID_SAMPLES = "invalid_samples"  # NaN or infinite values
+    NO_SPEECH = "no_speech"
+
+
+class AudioError(SerkitError):
+    """A file that cannot be used as speech audio; the message names the file, `kind` says what is wrong."""
+
+    def __init__(self, path: str | Path | None, problem: str, kind: AudioProblem = AudioProblem.CORRUPT) -> None:
         self.path = None if path is None else str(path)
         self.problem = problem
+        self.kind = kind
         where = self.path if self.path is not None else "<audio>"
         super().__init__(f"{where}: {problem}")
 
