@@ -1,91 +1,80 @@
 """The model bundle: one folder, one layout for every model, so training and serving agree.
 
-    config.json        TrainConfig + feature configs + serkit/feature versions
-    labels.json        class names in the model's output order
-    model.safetensors  torch weights (no pickle)        | model.skops  scikit-learn model,
-                                                        | loaded with a fixed allow-list
-    metrics.json       the evaluation behind it
-    card.md            data, protocol, scores, classes, licence
+    config.json          format, the ExperimentConfig it was trained with, labels, input shape, versions
+    labels.json          class names in the model's output order
+    model.safetensors    torch weights (no pickle)  | model.skops  scikit-learn model, loaded with an allow-list
+    normalization.npz    per-corpus normalisation: pooled training statistics, and adaptation statistics
+    adaptation.json      what it was adapted on (files, hours, date), when it was
+    model.onnx, *.onnx   ONNX files (`serkit export`), with onnx.json: what they were exported from
+    metrics.json         the evaluations behind it
+    card.md              data, protocol, scores, classes, licence
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from serkit.errors import BundleError
-from serkit.io import write_folder_atomically
+from serkit.errors import BundleError, ConfigError
+from serkit.experiment import Component, ExperimentConfig, Normalization
+from serkit.io import atomic_write_text, write_folder_atomically
 
-# Every type a serkit scikit-learn bundle may contain; anything else is refused.
-SKOPS_ALLOWED = frozenset({
-    "builtins.slice",
-    "collections.OrderedDict",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.random._mt19937.MT19937",
-    "numpy.random.mtrand.RandomState",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.svm._classes.SVC",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.basic.Booster",
-    "collections.defaultdict",
-    "numpy.str_",  # LGBMClassifier's classes
-    "sklearn.preprocessing._label.LabelEncoder",  # inside LGBMClassifier
-})
-# Plain containers and scalars every skops file is made of.
-_SKOPS_BUILTINS = frozenset(f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType"))
-
-LICENCES = {
-    "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
-    "savee": "SAVEE: free for research use (Haq & Jackson, University of Surrey)",
-    "crema_d": "CREMA-D: Open Database License (ODbL) / Database Contents License",
-    "tess": "TESS: CC BY-NC-ND 4.0 (University of Toronto)",
-    "emodb": "EMO-DB: free for research use (TU Berlin)",
-    "emovo": "EMOVO: research use (Costantini et al. 2014)",
-    "urdu": "URDU: research use (Latif et al. 2018)",
-}
+FORMAT = 2
+STATS_FILE = "normalization.npz"
+ADAPTATION_FILE = "adaptation.json"
+ONNX_MANIFEST = "onnx.json"
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class BundleConfig:
     """What was trained and how; saved as config.json next to the weights."""
 
-    model: str
-    features: tuple[dict[str, Any], ...]  # [{"name", "config"}], in model input order
+    experiment: ExperimentConfig
     labels: tuple[str, ...]  # model output order
-    model_family: str
-    model_input: str
-    model_params: dict[str, Any]
-    input_shape: tuple[int, ...] = ()
-    data: tuple[str, ...] = ()
+    input_shape: tuple[int, ...]
+    model_params: dict[str, Any]  # what the model family needs besides the weights to rebuild it
     corpora: tuple[str, ...] = ()
     n_files: int = 0
-    label_policy: str = "union"
-    augment: str = ""
-    augment_copies: int = 0
-    seed: int = 0
-    speaker_norm: bool = False  # features z-scored per speaker: predict needs several files of one speaker
     serkit_version: str = ""
     feature_version: str = ""
 
+    @property
+    def model(self) -> Component:
+        return self.experiment.model
+
+    @property
+    def features(self) -> tuple[Component, ...]:
+        return self.experiment.features
+
+    @property
+    def normalize(self) -> Normalization:
+        return self.experiment.normalize
+
+    @property
+    def spec(self):
+        from serkit.models import get_model_spec
+
+        return get_model_spec(self.model.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "experiment": self.experiment.to_dict(), "labels": list(self.labels),
+                "input_shape": list(self.input_shape), "model_params": self.model_params,
+                "corpora": list(self.corpora), "n_files": self.n_files,
+                "serkit_version": self.serkit_version, "feature_version": self.feature_version}
+
 
 def is_bundle(folder: Path) -> bool:
-    """A folder serkit wrote: its config.json parses as a TrainConfig (not any app's config.json)."""
+    """A folder serkit wrote as a bundle (its config.json says so), not any app's config.json."""
     try:
         raw = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(raw, dict) and {"model_family", "feature_version", "labels"} <= set(raw)
+    return isinstance(raw, dict) and ({"format", "experiment", "labels"} <= set(raw)
+                                      or {"model_family", "feature_version", "labels"} <= set(raw))
 
 
 def check_output(out: Path) -> None:
@@ -97,46 +86,35 @@ def check_output(out: Path) -> None:
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
 
 
-def save_bundle(
-    out: Path,
-    config: TrainConfig,
-    estimator: Any,
-    metrics: dict | None,
-    card: str,
-    *,
-    extra: Callable[[Path], None] | None = None,
-) -> Path:
+def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict | None, card: str, *,
+                stats: bytes | None = None, extra: Callable[[Path], None] | None = None) -> Path:
     """Write into a temp folder, then swap it in: a crash never leaves a half-written bundle."""
     out = Path(out)
     check_output(out)
 
     def fill(tmp: Path) -> None:
-        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-        (tmp / "labels.json").write_text(json.dumps(list(config.labels), indent=2))
-        if config.model_family == "torch":
-            from safetensors.torch import save_file
-
-            save_file(estimator.state(), str(tmp / "model.safetensors"))
-        else:
-            import skops.io as sio
-
-            sio.dump(estimator, tmp / "model.skops")
-        (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2))
-        (tmp / "card.md").write_text(card)
+        atomic_write_text(tmp / "config.json", json.dumps(config.to_dict(), indent=2))
+        atomic_write_text(tmp / "labels.json", json.dumps(list(config.labels), indent=2))
+        config.spec.family.save(estimator, tmp)
+        if stats is not None:
+            (tmp / STATS_FILE).write_bytes(stats)
+        atomic_write_text(tmp / "metrics.json", json.dumps(metrics or {}, indent=2))
+        atomic_write_text(tmp / "card.md", card)
         if extra is not None:
             extra(tmp)  # e.g. the evaluation reports, swapped in together with the weights
 
-    write_folder_atomically(out, fill)
-    return out
+    return write_folder_atomically(out, fill)
 
 
 @dataclasses.dataclass
 class LoadedBundle:
     path: Path
-    config: TrainConfig
+    config: BundleConfig
     estimator: Any
     metrics: dict
     card: str
+    stats: dict = dataclasses.field(default_factory=dict)  # name -> normalization.Stats ("pooled", "adapted")
+    adaptation: dict | None = None
 
 
 def _read_json(path: Path) -> Any:
@@ -148,101 +126,121 @@ def _read_json(path: Path) -> Any:
         raise BundleError(f"{path}: corrupt ({exc})") from None
 
 
-def load_config(path: Path) -> TrainConfig:
+def _field(raw: dict, name: str, kind: type | tuple[type, ...], where: Path, expected: str) -> Any:
+    value = raw.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise BundleError(f"{where}: field {name!r} is {value!r}; expected {expected}")
+    return value
+
+
+def load_config(path: Path) -> BundleConfig:
+    """config.json checked against its schema: one line naming the field, the value and what was expected."""
     from serkit.features import FEATURE_VERSION
 
-    raw = _read_json(path / "config.json")
+    f = path / "config.json"
+    raw = _read_json(f)
     if not isinstance(raw, dict):
-        raise BundleError(f"{path / 'config.json'}: corrupt (expected a JSON object)")
+        raise BundleError(f"{f}: corrupt (expected a JSON object)")
+    if "format" not in raw:
+        raise BundleError(f"{path}: bundle format 1 (written by serkit {raw.get('serkit_version') or 'before 0.2'}); "
+                          f"this serkit reads format {FORMAT}: retrain the model with this serkit")
+    if raw["format"] != FORMAT:
+        raise BundleError(f"{f}: bundle format {raw['format']!r}; this serkit reads format {FORMAT}")
+    feature_version = _field(raw, "feature_version", str, f, "a string such as " + repr(FEATURE_VERSION))
+    if feature_version != FEATURE_VERSION:
+        raise BundleError(f"{path}: trained with feature version {feature_version!r} but this serkit computes "
+                          f"version {FEATURE_VERSION!r}; retrain the model with this serkit")
+    labels = _field(raw, "labels", list, f, "a list of class names")
+    if len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
+        raise BundleError(f"{f}: field 'labels' is {labels!r}; expected at least 2 distinct class names")
+    shape = _field(raw, "input_shape", list, f, "a list of positive whole numbers")
+    if not shape or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shape):
+        raise BundleError(f"{f}: field 'input_shape' is {shape!r}; expected a list of positive whole numbers")
+    params = _field(raw, "model_params", dict, f, "an object")
+    corpora = _field(raw, "corpora", list, f, "a list of corpus names")
+    n_files = _field(raw, "n_files", int, f, "a whole number")
     try:
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in fields})
-    except TypeError as exc:
-        raise BundleError(f"{path / 'config.json'}: corrupt or incomplete ({exc})") from None
-    if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("config", {}), dict)
-               for f in cfg.features):
-        raise BundleError(f"{path / 'config.json'}: corrupt feature list {list(cfg.features)!r}")
-    if cfg.feature_version != FEATURE_VERSION:
-        raise BundleError(
-            f"{path}: trained with feature version {cfg.feature_version!r} but this serkit computes version "
-            f"{FEATURE_VERSION!r}; retrain the model with this serkit"
-        )
-    return cfg
+        experiment = ExperimentConfig.from_dict(_field(raw, "experiment", dict, f, "an object"),
+                                                where=f"{f}: experiment")
+        experiment.model  # noqa: B018  (exactly one model)
+    except ConfigError as exc:
+        raise BundleError(str(exc) if str(exc).startswith(str(f)) else f"{f}: {exc}") from None
+    return BundleConfig(experiment, tuple(labels), tuple(shape), params, tuple(map(str, corpora)), n_files,
+                        str(raw.get("serkit_version", "")), feature_version)
 
 
 def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundle:
-    """load_estimator=False skips the native weights (the ONNX path: no torch import)."""
+    """load_estimator=False skips the native weights (the ONNX path: no torch, no scikit-learn import)."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"{path}: model bundle not found (expected a folder with config.json)")
     cfg = load_config(path)
     labels = _read_json(path / "labels.json")
-    if list(labels) != list(cfg.labels):
+    if labels != list(cfg.labels):
         raise BundleError(f"{path}: labels.json {labels} disagrees with config.json {list(cfg.labels)}")
-    if not load_estimator:
-        estimator = None
-    elif cfg.model_family == "torch":
-        estimator = _load_torch(path, cfg)
-    else:
-        estimator = _load_skops(path / "model.skops")
-        classes = [str(c) for c in estimator.classes_]
-        if classes != list(cfg.labels):
-            raise BundleError(f"{path}: model classes {classes} disagree with labels.json {list(cfg.labels)}")
+    estimator = None
+    if load_estimator:
+        estimator = cfg.spec.family.load(path, params=cfg.model_params, labels=list(cfg.labels),
+                                         input_shape=cfg.input_shape)
+    stats: dict = {}
+    if cfg.normalize is Normalization.CORPUS:
+        from serkit.normalization import load_stats
+
+        if not (path / STATS_FILE).is_file():
+            raise BundleError(f"{path}: {STATS_FILE} missing (the model normalises per corpus)")
+        dim = 1
+        for n in cfg.input_shape:
+            dim *= n
+        stats = load_stats(path / STATS_FILE, ["pooled", "adapted"], dim=dim)
+        if "pooled" not in stats:
+            raise BundleError(f"{path / STATS_FILE}: no pooled training statistics")
+    adaptation = _read_json(path / ADAPTATION_FILE) if (path / ADAPTATION_FILE).exists() else None
+    if adaptation is not None and "adapted" not in stats:
+        raise BundleError(f"{path}: {ADAPTATION_FILE} present but {STATS_FILE} holds no adaptation statistics")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
     card = (path / "card.md").read_text() if (path / "card.md").exists() else ""
-    return LoadedBundle(path, cfg, estimator, metrics, card)
+    return LoadedBundle(path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, stats, adaptation)
 
 
-def _load_torch(path: Path, cfg: TrainConfig):
-    from safetensors.torch import load_file
+# -- ONNX files: recorded with what they were exported from, refused when they do not match --------------
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
-    from serkit.models.neural import TorchClassifier
 
-    f = path / "model.safetensors"
+def onnx_manifest(folder: Path, cfg: BundleConfig, files: list[str]) -> dict[str, Any]:
+    """What `serkit export` records beside the ONNX files: their hashes, the classes, the input size and a
+    hash of the native weights they were exported from."""
+    return {"labels": list(cfg.labels), "input_shape": list(cfg.input_shape),
+            "native_sha256": file_sha256(folder / cfg.spec.family.weights_file),
+            "files": {name: file_sha256(folder / name) for name in files}}
+
+
+def check_onnx(folder: Path, cfg: BundleConfig) -> dict[str, Any]:
+    """The manifest, after checking that every ONNX file is the one exported from this bundle's model."""
+    f = folder / ONNX_MANIFEST
     if not f.is_file():
-        raise BundleError(f"{path}: model.safetensors missing")
-    try:
-        state = load_file(str(f))
-        return TorchClassifier.from_state(cfg.model_params, list(cfg.labels), tuple(cfg.input_shape), state)
-    except Exception as exc:  # safetensors raises its own errors for truncated files
-        raise BundleError(f"{f}: corrupt or incompatible weights ({str(exc).splitlines()[0]})") from None
-
-
-def _load_skops(f: Path):
-    import skops.io as sio
-
-    if not f.is_file():
-        raise BundleError(f"{f.parent}: model.skops missing")
-    try:
-        untrusted = set(sio.get_untrusted_types(file=f))
-        present = _skops_types(f)
-    except Exception as exc:
-        raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
-    # skops trusts every scikit-learn estimator by default, so its untrusted list alone
-    # would let any of them through: check every type the file names against the allow-list.
-    refused = sorted((untrusted | present) - SKOPS_ALLOWED - _SKOPS_BUILTINS)
-    if refused:
-        raise BundleError(f"{f}: contains types outside serkit's allow-list: {', '.join(refused)}; refusing to load it")
-    try:
-        return sio.load(f, trusted=sorted(untrusted))
-    except Exception as exc:
-        raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
-
-
-def _skops_types(f: Path) -> set[str]:
-    """Every `module.class` named anywhere in a skops file's schema."""
-    import zipfile
-
-    with zipfile.ZipFile(f) as z:
-        schema = json.loads(z.read("schema.json"))
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
-                found.add(f"{node['__module__']}.{node['__class__']}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+        raise BundleError(f"{folder}: no ONNX export recorded ({ONNX_MANIFEST} missing); run "
+                          f"`serkit export {folder} --format onnx`")
+    manifest = _read_json(f)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BundleError(f"{f}: corrupt")
+    if manifest.get("labels") != list(cfg.labels) or manifest.get("input_shape") != list(cfg.input_shape):
+        raise BundleError(f"{folder}: the ONNX files were exported for classes {manifest.get('labels')} and input "
+                          f"{manifest.get('input_shape')}, but the model has {list(cfg.labels)} and "
+                          f"{list(cfg.input_shape)}; run `serkit export {folder}` again")
+    weights = folder / cfg.spec.family.weights_file
+    if weights.is_file() and file_sha256(weights) != manifest.get("native_sha256"):
+        raise BundleError(f"{folder}: the ONNX files were exported from other weights than "
+                          f"{weights.name}; run `serkit export {folder}` again")
+    for name, digest in manifest["files"].items():
+        p = folder / name
+        if not p.is_file():
+            raise BundleError(f"{p}: missing; run `serkit export {folder}` again")
+        if file_sha256(p) != digest:
+            raise BundleError(f"{p}: not the file `serkit export` wrote for this model (checksum differs); "
+                              f"run `serkit export {folder}` again")
+    return manifest

@@ -28,12 +28,57 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text + " (default: %(default)s)"
 
 
-def _add_data_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument("--data", action="append", required=required, metavar="[NAME=]PATH",
-                   help="corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; "
-                        "NAME forces the reader (ravdess, crema_d, tess, savee, emodb, emovo, urdu, folders, manifest)")
-    p.add_argument("--labels", default="union", metavar="POLICY",
-                   help="label set when merging corpora: union, intersection, or LABEL,LABEL,...")
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    """--data and --labels alone (for commands that read corpora without training), from the config's fields."""
+    _add_experiment_options(p, command="data", only=("data", "labels"))
+
+
+def _add_experiment_options(p: argparse.ArgumentParser, *, command: str, only: Sequence[str] | None = None) -> None:
+    """One option per ExperimentConfig field: the config declares, documents and validates each once."""
+    import dataclasses
+
+    from serkit.experiment import ExperimentConfig, iter_cli_fields
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
+    for f in iter_cli_fields(command=command):
+        if only is not None and f.name not in only:
+            continue
+        meta = f.metadata
+        kwargs: dict = {"dest": f.name, "help": meta["help"]}
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        if meta["choices"]:
+            kwargs["choices"] = list(meta["choices"])
+        default = defaults[f.name]
+        if f.name == "models" and command == "train":
+            kwargs["help"] = "model to train, with options in brackets: logreg[C=0.001] (see `serkit models`)"
+            kwargs["metavar"] = "NAME[OPTS]"
+        if meta["repeat"]:
+            kwargs["action"] = "append"
+            kwargs["required"] = f.name == "data"
+            kwargs["default"] = None
+        elif f.type in ("int", "int | None") or isinstance(default, int) and not isinstance(default, bool):
+            kwargs["type"] = int
+            kwargs["default"] = None if default is dataclasses.MISSING else default
+        else:
+            shown = default
+            if isinstance(default, tuple):
+                shown = "+".join(map(str, default)) if default else None
+            elif hasattr(default, "value"):
+                shown = default.value
+            kwargs["default"] = shown
+        p.add_argument(meta["cli"], **kwargs)
+
+
+def _experiment(args: argparse.Namespace):
+    """The ExperimentConfig of a command's parsed options (validated on construction)."""
+    import dataclasses
+
+    from serkit.experiment import ExperimentConfig
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExperimentConfig) if hasattr(args, f.name)}
+    values = {k: v for k, v in values.items() if v is not None}
+    return ExperimentConfig(**values)
 
 
 def _add_cache_options(p: argparse.ArgumentParser) -> None:
@@ -45,27 +90,16 @@ def _add_cache_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--features", default="spectral_stats", metavar="NAME[+NAME]",
-                   help=f"feature sets, combined with + ({_FEATURE_SETS})")
-    p.add_argument("--protocol", default="speaker", choices=["speaker", "random", "cross"],
-                   help="speaker: speaker-independent CV (grouped 5-fold, or leave-one-speaker-out for <= 10 speakers); "
-                        "random: stratified random 5-fold, speaker-dependent (optimistic); "
-                        "cross: train on --data, test on --test-data")
-    p.add_argument("--test-data", action="append", default=None, metavar="[NAME=]PATH",
-                   help="test corpus for --protocol cross (repeatable)")
-    p.add_argument("--folds", type=int, default=5, metavar="K", help="folds for grouped and random CV")
-    p.add_argument("--seed", type=int, default=0, help="seed for folds, models and augmentation")
-    p.add_argument("--augment", default=None, metavar="LIST",
-                   help="training-fold augmentation: noise, stretch, pitch, specaugment (comma-separated)")
-    p.add_argument("--augment-copies", type=int, default=1, metavar="N",
-                   help="augmented copies per training file (with --augment)")
-    p.add_argument("--epochs", type=int, default=None, metavar="N",
-                   help="maximum epochs for torch models (default 60, with early stopping)")
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    _add_cache_options(p)
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="folds trained in parallel (single-threaded each)")
-    p.add_argument("--speaker-norm", action="store_true",
-                   help="z-score features per speaker with that speaker's own unlabelled files (transductive: "
-                        "prediction then needs several recordings of each speaker)")
+
+
+def _run(args: argparse.Namespace):
+    from serkit.experiment import RunOptions
+
+    return RunOptions(cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers,
+                      jobs=getattr(args, "jobs", 2), progress=not args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     fx = fsub.add_parser("extract", help="extract features for every file of the data", formatter_class=_Formatter,
                          description="Extract (and cache) features for every file of the data.")
     _add_data_options(fx)
-    fx.add_argument("--features", default="spectral_stats", metavar="NAME[,NAME]",
-                    help=f"feature sets to extract ({_FEATURE_SETS})")
+    fx.add_argument("--features", default="spectral_stats", metavar="NAME[OPTS][+NAME]",
+                    help=f"feature sets to extract, with options in brackets ({_FEATURE_SETS})")
     _add_cache_options(fx)
     fsub.add_parser("list", help="list the feature sets", formatter_class=_Formatter,
                     description="List the registered feature sets.")
@@ -107,22 +141,29 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Cross-validate one or more models (speaker-independent by default) and write "
                                     "metrics.json, classification_report.csv, confusion_matrix.png, predictions.csv "
                                     "and, for several models, model_selection.csv.")
-    _add_data_options(ev)
-    ev.add_argument("--model", default="logreg", metavar="NAME[,NAME]", help="models to compare (see `serkit models`)")
-    _add_training_options(ev)
-    ev.add_argument("--output", default=None, metavar="DIR", help="report folder (default: print only)")
+    _add_experiment_options(ev, command="evaluate")
+    ev.add_argument("--output", default=None, metavar="DIR",
+                    help="report folder: new, empty, or an earlier evaluation's (default: print only)")
     ev.add_argument("--format", default="table", choices=["table", "json"], help="how to print the summary")
-    _add_cache_options(ev)
+    _add_run_options(ev)
 
     tr = sub.add_parser("train", help="train a model on all the data and write a bundle", formatter_class=_Formatter,
                         description="Evaluate (unless --no-evaluate), then train on all the data and write a model "
                                     "bundle: config.json, labels.json, weights, metrics.json, card.md.")
-    _add_data_options(tr)
-    tr.add_argument("--model", default="logreg", metavar="NAME", help="model to train (see `serkit models`)")
-    _add_training_options(tr)
+    _add_experiment_options(tr, command="train")
     tr.add_argument("--output", required=True, metavar="BUNDLE", help="bundle folder to write")
     tr.add_argument("--no-evaluate", action="store_true", help="skip the cross-validation behind the card's scores")
-    _add_cache_options(tr)
+    _add_run_options(tr)
+
+    ad = sub.add_parser("adapt", help="adapt a model to your recordings, without labels", formatter_class=_Formatter,
+                        description="Compute the feature statistics of your unlabelled recordings (any names, any "
+                                    "folder layout; at least 10) and write a new bundle that normalises every input "
+                                    "with them. The model must be trained with --normalize corpus.")
+    ad.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs; no labels")
+    ad.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    ad.add_argument("--output", required=True, metavar="NEW_BUNDLE", help="adapted bundle folder to write")
+    ad.add_argument("--workers", type=int, default=None, metavar="N", help="feature-extraction processes")
+    ad.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("models", help="list the models", formatter_class=_Formatter, description="List the registered models.")
 
@@ -137,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                     help="below this top probability the label is 'uncertain'")
     pr.add_argument("--segment", action="store_true", help="segment every file on speech, however short")
-    pr.add_argument("--backend", default="native", choices=["native", "onnx"],
-                    help="classifier runtime (onnx needs `serkit export BUNDLE --format onnx` first)")
+    pr.add_argument("--backend", default="auto", choices=["auto", "native", "onnx"],
+                    help="runtime: onnx runs the exported files without torch (needs `serkit export BUNDLE`); auto "
+                         "uses them when the bundle has them")
+    pr.add_argument("--adapt", action="store_true",
+                    help="adapt the model on the files being predicted (at least 10; transductive, labelled so)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sv = sub.add_parser("serve", help="web page and REST API", formatter_class=_Formatter,
@@ -149,11 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-upload-mb", type=float, default=25.0, metavar="MB", help="largest accepted upload")
 
     ex = sub.add_parser("export", help="export a bundle's classifier to ONNX", formatter_class=_Formatter,
-                        description="Export the classifier of a bundle (feature extraction stays native) to one "
-                                    "self-contained model.onnx inside the bundle, checked against the native model.")
+                        description="Export the classifier of a bundle to one self-contained model.onnx inside the "
+                                    "bundle (and the Whisper encoder, for whisper_encoder features), checked against "
+                                    "the native model and recorded in onnx.json.")
     ex.add_argument("bundle", metavar="BUNDLE", help="model bundle folder")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
-    ex.add_argument("--output", default=None, metavar="FILE", help="where to write (default: BUNDLE/model.onnx)")
 
     pl = sub.add_parser("plot", help="plots: class distribution, audio, confusion matrix", formatter_class=_Formatter,
                         description="Draw the pictures SER projects show.")
@@ -219,13 +263,16 @@ def cmd_features_extract(args: argparse.Namespace) -> int:
     import time
 
     from serkit.corpora import load_dataset
-    from serkit.features import FeatureCache, extract_features, parse_feature_names
+    from serkit.experiment import feature_extractors
+    from serkit.features import extract_features
 
-    names = parse_feature_names(args.features)
+    extractors = feature_extractors(args.features)
+    names = [ex.name for ex in extractors]
     ds = load_dataset(args.data, labels=args.labels)
-    cache = None if args.no_cache else FeatureCache(args.cache)
+    cache = _run(args).cache()
     t0 = time.perf_counter()
-    res = extract_features(ds.table["path"].tolist(), names, cache=cache, workers=args.workers, progress=not args.quiet)
+    res = extract_features(ds.table["path"].tolist(), extractors, cache=cache, workers=args.workers,
+                           progress=not args.quiet)
     secs = time.perf_counter() - t0
     print(f"{len(ds.table)} files, features {', '.join(names)}: {res.computed} computed, {res.from_cache} from cache, "
           f"{len(res.failed)} failed in {secs:.1f} s" + (f"; cache {cache.root}" if cache else ""))
@@ -247,40 +294,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     from serkit.models import MODELS
 
     for spec in MODELS.values():
-        print(f"{spec.name:18s} {spec.family:8s} {spec.input:7s} {spec.description}")
+        options = ", ".join(f"{k}={v}" for k, v in spec.options.items())
+        print(f"{spec.name:18s} {spec.family.name:8s} {spec.input:7s} {spec.description} [{options}]")
     return EXIT_OK
-
-
-def _common_train_kwargs(args: argparse.Namespace) -> dict:
-    return dict(
-        features=args.features, protocol=args.protocol, test_data=args.test_data, labels=args.labels,
-        n_folds=args.folds, seed=args.seed, augment=args.augment, augment_copies=args.augment_copies,
-        epochs=args.epochs, speaker_norm=args.speaker_norm, cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers, jobs=args.jobs,
-        progress=not args.quiet,
-    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from serkit.evaluation import evaluate
+    from serkit.reports import format_summary, summary_row
 
-    r = evaluate(args.data, models=args.model, output=args.output, **_common_train_kwargs(args))
-    rows = []
-    for name, mr in r.results.items():
-        m = mr.metrics
-        rows.append({"model": name, "ua": m["ua"]["mean"], "ua_std": m["ua"]["std"], "wa": m["wa"]["mean"],
-                     "wa_std": m["wa"]["std"], "macro_f1": m["macro_f1"]["mean"], "macro_f1_std": m["macro_f1"]["std"],
-                     "seconds_per_fold": m["seconds_per_fold"]})
+    r = evaluate(_experiment(args), run=_run(args), output=args.output)
     if args.format == "json":
-        print(json.dumps({"protocol": r.config.protocol, "protocol_label": r.protocol_label, "scheme": r.scheme,
-                          "features": list(r.config.features), "n_files": r.n_files, "results": rows,
-                          "best": r.best}, indent=2))
+        print(json.dumps({"protocol": r.config.protocol.value, "protocol_label": r.protocol_label, "scheme": r.scheme,
+                          "features": r.config.feature_spec(), "n_files": r.n_files, "best": r.best,
+                          "results": [{**summary_row(r, m), "per_fold": m.metrics["ua"]["per_fold"],
+                                       "fold_names": [f.get("name") for f in m.metrics["folds"]]}
+                                      for m in r.results.values()]}, indent=2))
     else:
-        print(f"{r.protocol_label}: {r.scheme}; {r.n_files} files; features {'+'.join(r.config.features)}")
-        print(f"{'model':18s} {'UA':>15s} {'WA':>15s} {'macro-F1':>15s} {'s/fold':>7s}")
-        for row in sorted(rows, key=lambda x: -x["ua"]):
-            mark = " *" if row["model"] == r.best and len(rows) > 1 else ""
-            print(f"{row['model']:18s} {row['ua']:7.1%} ± {row['ua_std']:4.1%} {row['wa']:7.1%} ± {row['wa_std']:4.1%} "
-                  f"{row['macro_f1']:7.1%} ± {row['macro_f1_std']:4.1%} {row['seconds_per_fold']:7.1f}{mark}")
+        print(format_summary(r))
         if args.output:
             print(f"reports written to {args.output}")
     return EXIT_OK
@@ -289,26 +320,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from serkit.training import train
 
-    out = train(args.data, model=args.model, output=args.output, evaluate=not args.no_evaluate,
-                **_common_train_kwargs(args))
+    out = train(_experiment(args), args.output, run=_run(args), evaluate=not args.no_evaluate)
     m = json.loads((out / "metrics.json").read_text())
-    score = f"; {m['protocol_label']} UA {m['ua']:.1%} ± {m['ua_std']:.1%}, WA {m['wa']:.1%}" if "ua" in m else ""
-    print(f"model bundle written to {out}{score}")
+    scores = "".join(f"; {e['protocol_label']} UA {e['ua']:.1%} ± {e['ua_std']:.1%}" for e in m.get("evaluations", []))
+    print(f"model bundle written to {out}{scores}")
+    return EXIT_OK
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from serkit.bundle import check_output
+    from serkit.experiment import check_range
+    from serkit.inference import Predictor
+
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 1024)
+    check_output(Path(args.output))  # before any work
+    predictor = Predictor.load(args.model, backend="native")
+    adapted = predictor.adapt(args.paths, progress=not args.quiet, workers=args.workers)
+    out = adapted.save_adapted(args.output)
+    a = adapted.bundle.adaptation or {}
+    print(f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"
+          + (f", {a['skipped']} unreadable file(s) left out" if a.get("skipped") else ""))
     return EXIT_OK
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from serkit.experiment import check_range
     from serkit.inference import Predictor, expand_paths
-    if not 0.0 <= args.min_confidence <= 1.0:
-        from serkit.errors import ConfigError
 
-        raise ConfigError(f"--min-confidence must be between 0 and 1, got {args.min_confidence}")
+    check_range("--top", args.top, 1, 1000)
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
     files = expand_paths(args.paths)
     if not files:
         from serkit.errors import SerkitError
 
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
+    if args.adapt:
+        predictor = predictor.adapt(files, progress=not args.quiet)
+        predictor.transductive = True
+        a = predictor.bundle.adaptation or {}
+        print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
+              "depend on the whole batch", file=sys.stderr)
     results = predictor.predict_files(files, progress=not args.quiet and len(files) > 1, segment=args.segment or None)
     if args.format == "json":
         text = json.dumps([r.to_dict() for r in results], indent=2)
@@ -362,7 +414,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from serkit.export import export_onnx
 
-    out, diff = export_onnx(args.bundle, output=args.output)
+    out, diff = export_onnx(args.bundle)
     print(f"ONNX model written to {out}; max |p_onnx - p_native| on a check batch: {diff:.2e}")
     return EXIT_OK
 
@@ -408,6 +460,7 @@ COMMANDS = {
     ("models", None): cmd_models,
     ("evaluate", None): cmd_evaluate,
     ("train", None): cmd_train,
+    ("adapt", None): cmd_adapt,
     ("predict", None): cmd_predict,
     ("serve", None): cmd_serve,
     ("export", None): cmd_export,

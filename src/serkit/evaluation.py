@@ -1,46 +1,35 @@
-"""Honest evaluation: speaker-independent cross-validation by default, reports on disk.
+"""Honest evaluation: speaker-independent cross-validation by default, leave-one-corpus-out on request.
 
-Everything fitted — scalers, augmentation, early stopping, the model — sees only the
-training part of each fold. The random protocol exists for comparison with papers
+Everything fitted — normalisation statistics, scalers, augmentation, early stopping, the
+model — sees only the training part of each fold. Test-side statistics are used only where
+the protocol says so and the label says so (per-speaker normalisation, adaptation on
+unlabelled files of an unseen corpus). The random protocol exists for comparison with papers
 and is always labelled "speaker-dependent (optimistic)".
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from serkit.errors import ConfigError, DataError
-from serkit.metrics import compute_metrics, confusion, mean_std
+from serkit.errors import ConfigError, DataError, UnknownNameError
+from serkit.experiment import PROTOCOL_LABELS, ExperimentConfig, Normalization, Protocol, RunOptions
+from serkit.metrics import compute_metrics, mean_std
 
-
-class Protocol(str, Enum):
-    SPEAKER = "speaker"
-    RANDOM = "random"
-    CROSS = "cross"
-
-
-PROTOCOL_LABELS = {
-    Protocol.SPEAKER: "speaker-independent",
-    Protocol.RANDOM: "speaker-dependent (optimistic)",
-    Protocol.CROSS: "cross-corpus",
-}
+__all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "ModelResult", "Protocol", "evaluate",
+           "make_folds", "normalise_fold", "parse_protocol"]
 
 
 def parse_protocol(value: str | Protocol) -> Protocol:
     try:
         return Protocol(value)
     except ValueError:
-        from serkit.errors import UnknownNameError
-
         raise UnknownNameError("protocol", value, [p.value for p in Protocol]) from None
 
 
@@ -49,6 +38,8 @@ class Fold:
     index: int
     train: np.ndarray
     test: np.ndarray
+    name: str = ""  # the held-out corpus, for leave-one-corpus-out
+    labels: tuple[str, ...] = ()  # classes scored in this fold (both sides' shared classes); () = all
 
 
 def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, seed: int = 0) -> tuple[list[Fold], str]:
@@ -72,9 +63,9 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
         if n_speakers > 10:
             from sklearn.model_selection import StratifiedGroupKFold
 
-            splitter = StratifiedGroupKFold(n_splits=min(n_folds, n_speakers), shuffle=True, random_state=seed)
-            splits = splitter.split(idx, y, groups)
-            scheme = f"StratifiedGroupKFold k={min(n_folds, n_speakers)} by speaker (seed {seed}), {n_speakers} speakers"
+            k = min(n_folds, n_speakers)
+            splits = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(idx, y, groups)
+            scheme = f"StratifiedGroupKFold k={k} by speaker (seed {seed}), {n_speakers} speakers"
         else:
             from sklearn.model_selection import LeaveOneGroupOut
 
@@ -83,50 +74,51 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
     elif protocol is Protocol.RANDOM:
         from sklearn.model_selection import StratifiedKFold
 
+        counts = pd.Series(y).value_counts()
+        if counts.min() < n_folds:
+            raise ConfigError(f"--folds {n_folds} is more than the files of the rarest class "
+                              f"({counts.idxmin()}: {counts.min()}); use --folds {max(2, int(counts.min()))} or fewer")
         splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(idx, y)
         scheme = f"stratified random {n_folds}-fold (seed {seed}): speakers shared between train and test"
+    elif protocol is Protocol.CORPUS:
+        return _corpus_folds(table)
     else:
         raise ConfigError("the cross protocol has no folds; it trains on --data and tests on --test-data")
     return [Fold(i, np.asarray(tr), np.asarray(te)) for i, (tr, te) in enumerate(splits)], scheme
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalConfig:
-    """Everything that defines an evaluation run; saved in metrics.json."""
+def _corpus_folds(table: pd.DataFrame) -> tuple[list[Fold], str]:
+    """Leave-one-corpus-out: each corpus is tested on a model trained on all the others, on the classes both
+    sides have; no file of the held-out corpus is in its training part."""
+    from serkit.labels import ordered
 
-    models: tuple[str, ...]
-    features: tuple[str, ...]
-    protocol: str = "speaker"
-    labels: str = "union"
-    n_folds: int = 5
-    seed: int = 0
-    augment: str = ""
-    augment_copies: int = 1
-    epochs: int | None = None
-    jobs: int = 2
-    speaker_norm: bool = False
+    domains = table["domain"].to_numpy()
+    y = table["emotion"].to_numpy()
+    folds = []
+    for i, d in enumerate(dict.fromkeys(domains.tolist())):
+        held = domains == d
+        shared = ordered(set(y[held]) & set(y[~held]))
+        if len(shared) < 2:
+            raise DataError(f"corpus {d} shares fewer than 2 classes with the other corpora "
+                            f"({', '.join(shared) or 'none'}); leave-one-corpus-out cannot score it")
+        keep = np.isin(y, shared)
+        folds.append(Fold(i, np.flatnonzero(~held & keep), np.flatnonzero(held & keep), str(d), tuple(shared)))
+    names = ", ".join(f.name for f in folds)
+    return folds, f"leave-one-corpus-out over {len(folds)} corpora ({names}); each scored on the classes it shares"
 
 
-def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, X_test, seed: int, origin=None):
+def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, origin, X_test, seed: int):
     """One fold: runs in a worker process, single-threaded."""
     from serkit.features.extract import limit_threads
 
     limit_threads()
-    import sys
-
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
     from serkit.models import build_model, get_model_spec
 
     t0 = time.perf_counter()
     model = build_model(model_name, random_state=seed, **params)
-    if get_model_spec(model_name).family == "torch":
-        model.fit(X_train, y_train, groups=groups, origin=origin)
-    else:
-        model.fit(X_train, y_train)
+    get_model_spec(model_name).family.fit(model, X_train, y_train, groups=groups, origin=origin)
     proba = model.predict_proba(X_test)
-    classes = list(model.classes_)
-    return classes, proba, time.perf_counter() - t0, getattr(model, "n_epochs_", None)
+    return list(model.classes_), proba, time.perf_counter() - t0, getattr(model, "n_epochs_", None)
 
 
 @dataclasses.dataclass
@@ -140,13 +132,15 @@ class ModelResult:
 
 @dataclasses.dataclass
 class EvaluationResult:
-    config: EvalConfig
+    config: ExperimentConfig
     protocol_label: str
     scheme: str
     results: dict[str, ModelResult]
     n_files: int
     skipped: list[tuple[str, str]]
     feature_seconds: float
+    folds: list[Fold] = dataclasses.field(default_factory=list)
+    table: "FeatureTable | None" = dataclasses.field(default=None, repr=False)  # reused by train()
 
     @property
     def best(self) -> str:
@@ -154,40 +148,36 @@ class EvaluationResult:
 
 
 class FeatureTable:
-    """Features of a dataset, extracted once (cached) and shared by every model and fold."""
+    """Features of a dataset, extracted once (cached) and shared by every model, fold and the final training."""
 
-    def __init__(self, table: pd.DataFrame, features: Sequence[str], *, cache, workers: int | None, progress: bool,
-                 augment: str = "", copies: int = 0, seed: int = 0, speaker_norm: bool = False) -> None:
-        from serkit.features import extract_features, get_extractor
+    def __init__(self, table: pd.DataFrame, config: ExperimentConfig, run: RunOptions) -> None:
+        from serkit.features import extract_features
         from serkit.features.extract import Variant
 
-        self.features = list(features)
-        self.kinds = {n: get_extractor(n).kind.value for n in self.features}
+        self.config = config
+        extractors = config.extractors()
         paths = table["path"].tolist()
-        res = extract_features(paths, self.features, cache=cache, workers=workers, progress=progress, desc="features")
+        cache = run.cache()
+        res = extract_features(paths, extractors, cache=cache, workers=run.workers, progress=run.progress,
+                               desc="features")
         self.skipped = [(paths[i], reason) for i, reason in sorted(res.failed.items())]
         keep = [i for i in range(len(paths)) if i not in res.failed]
         self.table = table.iloc[keep].reset_index(drop=True)
-        self.parts = [res.stacked(n, keep) for n in self.features]
+        self.parts = [res.stacked(ex.name, keep) for ex in extractors]
         self.aug_parts: list[list[np.ndarray]] = []
-        if augment and copies > 0:
+        augment = ",".join(config.augment)
+        if augment and config.augment_copies > 0:
             kept = self.table["path"].tolist()
-            for c in range(copies):
-                variants = [Variant(augment, c, seed)] * len(kept)
-                ares = extract_features(kept, self.features, cache=cache, workers=workers, progress=progress,
-                                        variants=variants, desc=f"augmented copy {c + 1}/{copies}")
+            for c in range(config.augment_copies):
+                variants = [Variant(augment, c, config.seed)] * len(kept)
+                ares = extract_features(kept, extractors, cache=cache, workers=run.workers, progress=run.progress,
+                                        variants=variants, desc=f"augmented copy {c + 1}/{config.augment_copies}")
                 if ares.failed:
                     i, reason = next(iter(ares.failed.items()))
                     raise DataError(f"{kept[i]}: augmentation failed: {reason}")
-                self.aug_parts.append([ares.stacked(n) for n in self.features])
-        if speaker_norm:
-            if self.table["speaker"].isna().any():
-                raise DataError("--speaker-norm needs a speaker for every file")
-            speakers = self.table["speaker"].to_numpy()
-            stats = [speaker_stats(p, speakers) for p in self.parts]
-            self.parts = [apply_speaker_stats(p, speakers, st) for p, st in zip(self.parts, stats, strict=True)]
-            self.aug_parts = [[apply_speaker_stats(p, speakers, st) for p, st in zip(ps, stats, strict=True)]
-                              for ps in self.aug_parts]
+                self.aug_parts.append([ares.stacked(ex.name) for ex in extractors])
+        if config.normalize is Normalization.SPEAKER and self.table["speaker"].isna().any():
+            raise DataError("--normalize speaker needs a speaker for every file")
 
     def X(self, model_input: str, rows: np.ndarray | None = None, *, copy: int | None = None) -> np.ndarray:
         from serkit.features.assemble import assemble
@@ -197,144 +187,158 @@ class FeatureTable:
             parts = [p[rows] for p in parts]
         return assemble(model_input, parts)
 
+    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
+        col = self.table[name] if name in self.table else pd.Series([None] * len(self.table))
+        return col.fillna("?").to_numpy()[rows]
 
-def speaker_stats(values: np.ndarray, speakers: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-speaker mean and std of each feature, from that speaker's own (unlabelled) files."""
-    return {s: (values[speakers == s].mean(axis=0), values[speakers == s].std(axis=0) + 1e-6)
-            for s in np.unique(speakers)}
-
-
-def apply_speaker_stats(values: np.ndarray, speakers: np.ndarray, stats: dict) -> np.ndarray:
-    out = np.empty_like(values)
-    for s, (mean, std) in stats.items():
-        k = speakers == s
-        out[k] = (values[k] - mean) / std
-    return out
-
-
-def _train_rows(ft: FeatureTable, model_input: str, train: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training X, y, speakers and origin (row of the original file) for one fold: originals plus
-    their augmented copies, never test rows. The origin lets the model keep augmented copies out
-    of its validation part."""
-    X = [ft.X(model_input, train)]
-    y = [ft.table["emotion"].to_numpy()[train]]
-    g = [ft.table["speaker"].fillna("?").to_numpy()[train]]
-    origin = [np.arange(len(train))]
-    for c in range(len(ft.aug_parts)):
-        X.append(ft.X(model_input, train, copy=c))
-        y.append(y[0])
-        g.append(g[0])
-        origin.append(origin[0])
-    return np.concatenate(X), np.concatenate(y), np.concatenate(g), np.concatenate(origin)
+    def training_rows(self, model_input: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Training X, y, speakers, domains and origin (row of the original file) for one fold: originals
+        first, then their augmented copies; never test rows. The origin lets a model keep augmented copies
+        out of its validation part."""
+        n_copies = len(self.aug_parts)
+        return {
+            "X": np.concatenate([self.X(model_input, rows)] + [self.X(model_input, rows, copy=c)
+                                                               for c in range(n_copies)]),
+            "y": np.tile(self.table["emotion"].to_numpy()[rows], n_copies + 1),
+            "speakers": np.tile(self.column("speaker", rows), n_copies + 1),
+            "domains": np.tile(self.column("domain", rows), n_copies + 1),
+            "origin": np.tile(np.arange(len(rows)), n_copies + 1),
+            "n_originals": np.asarray(len(rows)),
+        }
 
 
-def evaluate(
-    data: Sequence[str] | str,
-    *,
-    models: Sequence[str] | str = ("logreg",),
-    features: Sequence[str] | str = ("spectral_stats",),
-    protocol: str = "speaker",
-    test_data: Sequence[str] | str | None = None,
-    labels: str = "union",
-    n_folds: int = 5,
-    seed: int = 0,
-    augment: str | None = None,
-    augment_copies: int = 1,
-    epochs: int | None = None,
-    speaker_norm: bool = False,
-    output: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    no_cache: bool = False,
-    workers: int | None = None,
-    jobs: int = 2,
-    progress: bool = True,
-) -> EvaluationResult:
-    """Cross-validate one or more models on one or more corpora; write reports to `output`."""
-    from serkit.augment import parse_augmentations
-    from serkit.corpora import load_dataset
-    from serkit.features import FeatureCache, parse_feature_names
-    from serkit.features.assemble import check_compatible
-    from serkit.models import get_model_spec, parse_model_names
+def normalise_fold(config: ExperimentConfig, train: dict[str, np.ndarray], X_test: np.ndarray,
+                   test_speakers: np.ndarray, test_domains: np.ndarray,
+                   adaptation: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The fold's training and test X after the configured normalisation.
 
-    data = [data] if isinstance(data, str) else list(data)
-    model_names = parse_model_names(models)
-    feature_names = parse_feature_names(features)
-    proto = parse_protocol(protocol)
-    augs = parse_augmentations(augment)
-    aug_spec = ",".join(a.value for a in augs)
-    if augment_copies < 0:
-        raise ConfigError(f"--augment-copies must be >= 0, got {augment_copies}")
-    if n_folds < 2:
-        raise ConfigError(f"--folds must be at least 2, got {n_folds}")
-    from serkit.features import get_extractor
+    Statistics of training domains come from their original (not augmented) training rows. A test row of a
+    training corpus uses that corpus' training statistics; a test row of an unseen corpus uses the statistics
+    of its adaptation rows when given (unlabelled files of that corpus), else the pooled training statistics.
+    Per-speaker normalisation is transductive: each test speaker is z-scored with its own test files.
+    """
+    from serkit import normalization as nz
 
-    kinds = {n: get_extractor(n).kind.value for n in feature_names}
-    for m in model_names:
-        check_compatible(m, get_model_spec(m).input, feature_names, kinds)
-    if augs and all(a.value == "specaugment" for a in augs) and "matrix" not in kinds.values():
-        raise ConfigError("--augment specaugment masks 2-D features only (mfcc_matrix, logmel); "
-                          f"{'+'.join(feature_names)} would get identical copies")
-    cfg = EvalConfig(tuple(model_names), tuple(feature_names), proto.value, labels, n_folds, seed, aug_spec,
-                     augment_copies if aug_spec else 0, epochs, jobs, speaker_norm)
-    cache = None if no_cache else FeatureCache(cache_dir)
+    X, n = train["X"], int(train["n_originals"])
+    if config.normalize is Normalization.NONE:
+        return X, X_test
+    key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
+    stats = nz.by_group(X[:n], train[key][:n])
+    X_train = nz.apply_groups(X, train[key], stats)
+    if config.normalize is Normalization.SPEAKER:
+        return X_train, nz.apply_groups(X_test, test_speakers, nz.by_group(X_test, test_speakers))
+    pooled = nz.Stats.of(X[:n])
+    test_stats = {d: stats.get(d) or (nz.Stats.of(adaptation[d]) if adaptation and d in adaptation else pooled)
+                  for d in dict.fromkeys(test_domains.tolist())}
+    return X_train, nz.apply_groups(X_test, test_domains, test_stats)
 
+
+def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output: str | Path | None = None,
+             table: FeatureTable | None = None) -> EvaluationResult:
+    """Cross-validate the config's models on its data; write reports to `output` (a new or an earlier
+    evaluation folder). `table` reuses features already extracted for this config."""
+    from serkit.reports import check_report_folder, write_reports
+
+    run = run or RunOptions()
+    if output is not None:
+        check_report_folder(Path(output))  # before any work, not after
     t0 = time.perf_counter()
-    ds = load_dataset(data, labels=labels)
+    skipped: list[tuple[str, str]] = []
+    if table is None:
+        full, skipped = load_table(config)
+        table = FeatureTable(full, config, run)
+    ft = table
+    if config.protocol is Protocol.CROSS:
+        part = ft.table["_part"].to_numpy()
+        train_rows, test_rows = np.flatnonzero(part == "train"), np.flatnonzero(part == "test")
+        shared = tuple(c for c in _ordered(ft.table["emotion"].to_numpy()[test_rows])
+                       if c in set(ft.table["emotion"].to_numpy()[train_rows]))
+        folds = [Fold(0, train_rows, test_rows, "test data", shared)]
+        scheme = (f"train on {', '.join(config.data)}; test on {', '.join(config.test_data)}; "
+                  f"{len(shared)} shared classes")
+    else:
+        folds, scheme = make_folds(ft.table, config.protocol, n_folds=config.folds, seed=config.seed)
+    feature_seconds = time.perf_counter() - t0
+
+    label_set = _ordered(np.concatenate([ft.table["emotion"].to_numpy()[f.test] for f in folds]))
+    adaptation = _adaptation_rows(ft, folds, config)
+    results: dict[str, ModelResult] = {}
+    from serkit.models import get_model_spec
+
+    for model in config.models:
+        spec = get_model_spec(model.name)
+        params = config.model_params(model)
+        jobs_list = []
+        for fold in folds:
+            tr = ft.training_rows(spec.input, fold.train)
+            X_test = ft.X(spec.input, fold.test)
+            adapt = {d: ft.X(spec.input, rows) for d, rows in adaptation.get(fold.index, {}).items()}
+            X_train, X_test = normalise_fold(config, tr, X_test, ft.column("speaker", fold.test),
+                                             ft.column("domain", fold.test), adapt)
+            jobs_list.append((model.name, params, X_train, tr["y"], tr["speakers"], tr["origin"], X_test,
+                              config.seed))
+        outs = _run_folds(jobs_list, jobs=run.jobs, desc=f"{model} folds", progress=run.progress)
+        results[str(model)] = _collect(folds, outs, ft.table, label_set, str(model))
+
+    result = EvaluationResult(config, config.protocol_label(), scheme, results, len(ft.table),
+                              ft.skipped + skipped, feature_seconds, folds, ft)
+    if output is not None:
+        write_reports(result, Path(output))
+    return result
+
+
+def _ordered(values) -> list[str]:
+    from serkit.labels import ordered
+
+    return ordered(set(np.asarray(values).tolist()))
+
+
+def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The files of the config's data (and test data), one row each, with a `domain` column naming its corpus."""
+    import os
+
+    from serkit.corpora import load_dataset
+
+    ds = load_dataset(list(config.data), labels=config.labels)
     table = ds.table
-    test_table = None
-    if proto is Protocol.CROSS:
-        if not test_data:
-            raise ConfigError("--protocol cross needs --test-data")
-        test_ds = load_dataset([test_data] if isinstance(test_data, str) else list(test_data), labels=labels)
+    skipped = [(s.path, s.reason) for c in ds.corpora for s in c.skipped]
+    if config.protocol is Protocol.CROSS:
+        test_ds = load_dataset(list(config.test_data), labels=config.labels)
         shared = [c for c in ds.labels if c in set(test_ds.labels)]
         if len(shared) < 2:
             raise DataError(f"train and test data share fewer than 2 classes ({', '.join(shared) or 'none'})")
-        table = table[table["emotion"].isin(shared)].reset_index(drop=True)
-        test_table = test_ds.table[test_ds.table["emotion"].isin(shared)].reset_index(drop=True)
-        import os
-
+        test_table = test_ds.table[test_ds.table["emotion"].isin(shared)]
         overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
         if overlap:
             raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {sorted(overlap)[0]}); "
                             "a cross-corpus test must not contain training files")
-    label_set = [c for c in ds.labels if c in set(table["emotion"])]
+        table = table[table["emotion"].isin(shared)]
+        table = pd.concat([table.assign(_part="train"),
+                           test_table.assign(_part="test", domain="test:" + test_table["domain"].astype(str))],
+                          ignore_index=True)
+        skipped += [(s.path, s.reason) for c in test_ds.corpora for s in c.skipped]
+    return table.reset_index(drop=True), skipped
 
-    if test_table is not None:
-        both = pd.concat([table.assign(_part="train"), test_table.assign(_part="test")], ignore_index=True)
-        ft = FeatureTable(both, feature_names, cache=cache, workers=workers, progress=progress,
-                          augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)
-        part = ft.table["_part"].to_numpy()
-        folds = [Fold(0, np.flatnonzero(part == "train"), np.flatnonzero(part == "test"))]
-        tests = [test_data] if isinstance(test_data, str) else list(test_data)
-        scheme = f"train on {', '.join(data)}; test on {', '.join(tests)}; {len(label_set)} shared classes"
-    else:
-        ft = FeatureTable(table, feature_names, cache=cache, workers=workers, progress=progress,
-                          augment=aug_spec, copies=cfg.augment_copies, seed=seed, speaker_norm=speaker_norm)
-        folds, scheme = make_folds(ft.table, proto, n_folds=n_folds, seed=seed)
-    feature_seconds = time.perf_counter() - t0
 
-    y_all = ft.table["emotion"].to_numpy()
-    results: dict[str, ModelResult] = {}
-    for name in model_names:
-        spec = get_model_spec(name)
-        params: dict[str, Any] = {}
-        if spec.family == "torch":
-            if epochs is not None:
-                params["epochs"] = epochs
-        jobs_list = []
-        for fold in folds:
-            X_train, y_train, g_train, origin = _train_rows(ft, spec.input, fold.train)
-            jobs_list.append((name, params, X_train, y_train, g_train, ft.X(spec.input, fold.test), seed, origin))
-        outs = _run_folds(jobs_list, jobs=jobs, desc=f"{name} folds", progress=progress)
-        results[name] = _collect(name, folds, outs, ft.table, y_all, label_set)
-
-    label = PROTOCOL_LABELS[proto] + (" + per-speaker normalisation" if speaker_norm else "")
-    result = EvaluationResult(cfg, label, scheme, results, len(ft.table), ft.skipped + [
-        (s.path, s.reason) for c in ds.corpora for s in c.skipped], feature_seconds)
-    if output is not None:
-        write_reports(result, Path(output))
-    return result
+def _adaptation_rows(ft: FeatureTable, folds: list[Fold], config: ExperimentConfig) -> dict[int, dict[str, np.ndarray]]:
+    """For each fold, a seeded random sample of `adapt_files` rows of each unseen test corpus: its unlabelled
+    files whose statistics stand in for those `serkit adapt` computes on a user's recordings."""
+    if not config.adapt_files:
+        return {}
+    domains = ft.column("domain", np.arange(len(ft.table)))
+    rng = np.random.default_rng(config.seed)
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for fold in folds:
+        seen = set(domains[fold.train].tolist())
+        out[fold.index] = {}
+        for d in dict.fromkeys(domains[fold.test].tolist()):
+            if d in seen:
+                continue
+            pool = np.flatnonzero(domains == d)  # every file of that corpus, whatever its (unused) label
+            if len(pool) < config.adapt_files:
+                raise DataError(f"--adapt-files {config.adapt_files}: corpus {d} has only {len(pool)} files")
+            out[fold.index][d] = np.sort(rng.choice(pool, size=config.adapt_files, replace=False))
+    return out
 
 
 def _run_folds(jobs_list: list[tuple], *, jobs: int, desc: str, progress: bool) -> list[tuple]:
@@ -348,18 +352,21 @@ def _run_folds(jobs_list: list[tuple], *, jobs: int, desc: str, progress: bool) 
                      disable=not progress, leave=False))
 
 
-def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFrame, y_all: np.ndarray,
-             label_set: list[str]) -> ModelResult:
+def _collect(folds: list[Fold], outs: list[tuple], table: pd.DataFrame, label_set: list[str],
+             name: str) -> ModelResult:
     fold_metrics, rows, seconds = [], [], []
     speakers = table["speaker"].fillna("?").to_numpy()
     genders = table["gender"].to_numpy()
-    corpora_all = table["corpus"].to_numpy()
+    y_all = table["emotion"].to_numpy()
     tested = np.concatenate([f.test for f in folds])
     for fold, (classes, proba, secs, n_epochs) in zip(folds, outs, strict=True):
         pred = np.asarray(classes, dtype=object)[proba.argmax(1)]
         yt = y_all[fold.test]
-        m = compute_metrics(yt, pred, label_set, speakers=speakers[fold.test], genders=genders[fold.test])
+        m = compute_metrics(yt, pred, list(fold.labels) or label_set, speakers=speakers[fold.test],
+                            genders=genders[fold.test])
         m["seconds"] = secs
+        if fold.name:
+            m["name"] = fold.name
         if n_epochs is not None:
             m["epochs"] = n_epochs
         fold_metrics.append(m)
@@ -371,7 +378,8 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
         frame = pd.DataFrame({
             "path": table["path"].to_numpy()[fold.test],
             "speaker": table["speaker"].to_numpy()[fold.test],
-            "fold": fold.index,
+            "corpus": table["corpus"].to_numpy()[fold.test],
+            "fold": fold.name or fold.index,
             "true": yt,
             "predicted": pred,
         })
@@ -386,89 +394,23 @@ def _collect(name: str, folds: list[Fold], outs: list[tuple], table: pd.DataFram
         mean, std = mean_std([m[key] for m in fold_metrics])
         summary[key] = {"mean": mean, "std": std, "per_fold": [m[key] for m in fold_metrics]}
     summary["pooled"] = pooled
-    corpora = corpora_all[tested]
+    corpora = table["corpus"].to_numpy()[tested]
     if len(set(corpora)) > 1:
-        # Each corpus' share of the merged CV's test predictions (pooled over folds).
-        summary["per_corpus"] = {
-            str(c): {k: v for k, v in compute_metrics(predictions["true"][corpora == c],
-                                                      predictions["predicted"][corpora == c],
-                                                      [x for x in label_set if x in set(predictions["true"][corpora == c])]
-                                                      ).items() if k in ("n", "ua", "wa", "macro_f1")}
-            for c in sorted(set(corpora))
-        }
+        # Each corpus' share of the test predictions (pooled over folds; one fold each under leave-one-corpus-out).
+        summary["per_corpus"] = {}
+        for c in sorted(set(corpora)):
+            k = corpora == c
+            present = [x for x in label_set if x in set(predictions["true"][k])]
+            m = compute_metrics(predictions["true"][k], predictions["predicted"][k], present)
+            summary["per_corpus"][str(c)] = {key: m[key] for key in ("n", "ua", "wa", "macro_f1")}
     summary["folds"] = fold_metrics
     summary["seconds_per_fold"] = mean_std(seconds)[0]
     return ModelResult(name, summary, predictions, label_set, seconds)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    from serkit.io import atomic_write_bytes
+def evaluation_config(**kwargs: Any) -> tuple[ExperimentConfig, RunOptions]:
+    """Split keyword options into the experiment (what) and the run (how); for scripts and tests."""
+    run_fields = {f.name for f in dataclasses.fields(RunOptions)}
+    run = RunOptions(**{k: v for k, v in kwargs.items() if k in run_fields})
+    return ExperimentConfig(**{k: v for k, v in kwargs.items() if k not in run_fields}), run
 
-    atomic_write_bytes(path, text.encode())
-
-
-def write_reports(result: EvaluationResult, out: Path) -> None:
-    """metrics.json, classification_report.csv, confusion_matrix.png, predictions.csv
-    (per model in a sub-folder when several), model_selection.csv for several models."""
-    out.mkdir(parents=True, exist_ok=True)
-    several = len(result.results) > 1
-    for name, r in result.results.items():
-        _write_model_reports(result, r, out / name if several else out)
-    if several:
-        best = result.best
-        rows = []
-        for name, r in result.results.items():
-            m = r.metrics
-            rows.append({
-                "model": name,
-                "features": "+".join(result.config.features),
-                "protocol": result.protocol_label,
-                "ua_mean": round(m["ua"]["mean"], 4), "ua_std": round(m["ua"]["std"], 4),
-                "wa_mean": round(m["wa"]["mean"], 4), "wa_std": round(m["wa"]["std"], 4),
-                "macro_f1_mean": round(m["macro_f1"]["mean"], 4), "macro_f1_std": round(m["macro_f1"]["std"], 4),
-                "seconds_per_fold": round(m["seconds_per_fold"], 2),
-                "best": "*" if name == best else "",
-            })
-        frame = pd.DataFrame(rows).sort_values("ua_mean", ascending=False)
-        _atomic_text(out / "model_selection.csv", frame.to_csv(index=False))
-        _write_model_reports(result, result.results[best], out)
-
-
-def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "model": r.model,
-        "features": list(result.config.features),
-        "protocol": result.config.protocol,
-        "protocol_label": result.protocol_label,
-        "scheme": result.scheme,
-        "labels": r.labels,
-        "n_files": result.n_files,
-        "ua": r.metrics["ua"]["mean"], "ua_std": r.metrics["ua"]["std"],
-        "wa": r.metrics["wa"]["mean"], "wa_std": r.metrics["wa"]["std"],
-        "macro_f1": r.metrics["macro_f1"]["mean"], "macro_f1_std": r.metrics["macro_f1"]["std"],
-        "macro_precision": r.metrics["macro_precision"]["mean"],
-        "macro_recall": r.metrics["macro_recall"]["mean"],
-        "per_fold": {k: r.metrics[k]["per_fold"] for k in ("ua", "wa", "macro_f1")},
-        "folds": r.metrics["folds"],
-        "pooled": r.metrics["pooled"],
-        "per_corpus": r.metrics.get("per_corpus"),
-        "seconds_per_fold": r.metrics["seconds_per_fold"],
-        "feature_seconds": result.feature_seconds,
-        "config": dataclasses.asdict(result.config),
-        "skipped": [{"path": p, "reason": why} for p, why in result.skipped],
-    }
-    _atomic_text(out / "metrics.json", json.dumps(payload, indent=2))
-    pooled = r.metrics["pooled"]["per_class"]
-    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v for k, v in pooled[c].items()}} for c in r.labels]
-    rows.append({"class": "macro avg", "precision": round(r.metrics["pooled"]["macro_precision"], 4),
-                 "recall": round(r.metrics["pooled"]["macro_recall"], 4), "f1": round(r.metrics["pooled"]["macro_f1"], 4),
-                 "support": int(sum(pooled[c]["support"] for c in r.labels))})
-    _atomic_text(out / "classification_report.csv", pd.DataFrame(rows).to_csv(index=False))
-    _atomic_text(out / "predictions.csv", r.predictions.to_csv(index=False))
-    from serkit.plots import plot_confusion
-
-    cm = confusion(r.predictions["true"], r.predictions["predicted"], r.labels)
-    plot_confusion(cm, r.labels, out / "confusion_matrix.png",
-                   title=f"{r.model} on {'+'.join(result.config.features)} — {result.protocol_label}\n"
-                         f"UA {r.metrics['ua']['mean']:.1%} ± {r.metrics['ua']['std']:.1%}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
+from enum import Enum
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import numpy as np
 
 from serkit import audio
 from serkit.bundle import LoadedBundle, load_bundle
-from serkit.errors import AudioError, BundleError, SerkitError
+from serkit.errors import AudioError, BundleError, SerkitError, UnknownNameError
 
 LONG_AUDIO_SECONDS = 10.0
 MIN_SPEAKER_FILES = 10
@@ -85,58 +87,160 @@ def expand_paths(items: Iterable[str | Path]) -> list[str]:
     return out
 
 
+class Backend(str, Enum):
+    AUTO = "auto"  # ONNX when the bundle has an export (torch-free, fast start), else native
+    NATIVE = "native"
+    ONNX = "onnx"
+
+
 class Predictor:
-    """Loaded once, used many times: feature extractors and model come from one bundle."""
+    """Loaded once, used many times: feature extractors, normalisation and model come from one bundle."""
 
     def __init__(self, bundle: LoadedBundle, *, min_confidence: float = 0.0) -> None:
-        from serkit.features import get_extractor
-
         self.bundle = bundle
         self.config = bundle.config
         self.labels: list[str] = list(bundle.config.labels)
         self.min_confidence = min_confidence
-        self.extractors = [get_extractor(f["name"], f.get("config") or {}) for f in bundle.config.features]
+        self.extractors = bundle.config.experiment.extractors()
         self._onnx = None
+        self.transductive = False  # adapted on the very files it predicts (predict --adapt)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0, backend: str = "native") -> "Predictor":
+    def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
+             backend: str | Backend = Backend.AUTO) -> "Predictor":
+        from serkit.bundle import ONNX_MANIFEST
+        from serkit.experiment import check_range
+
+        check_range("--min-confidence", min_confidence, 0.0, 1.0)
+        try:
+            backend = Backend(backend)
+        except ValueError:
+            raise UnknownNameError("backend", backend, [b.value for b in Backend]) from None
         target = Path(path) if path is not None else default_model_path()
         if path is None and not (target / "config.json").exists():
             raise BundleError(f"{target}: the default model is not installed; pass --model BUNDLE")
-        p = cls(load_bundle(target, load_estimator=backend != "onnx"), min_confidence=min_confidence)
-        if backend == "onnx":
+        if backend is Backend.AUTO:
+            backend = Backend.ONNX if (target / ONNX_MANIFEST).is_file() else Backend.NATIVE
+        p = cls(load_bundle(target, load_estimator=backend is not Backend.ONNX), min_confidence=min_confidence)
+        if backend is Backend.ONNX:
             p.use_onnx()
-        elif backend != "native":
-            from serkit.errors import UnknownNameError
-
-            raise UnknownNameError("backend", backend, ["native", "onnx"])
         return p
 
-    def use_onnx(self, model_file: str | Path | None = None) -> None:
-        from serkit.onnx_runtime import OnnxClassifier
+    def use_onnx(self) -> None:
+        """Run the classifier and every extractor that has an export through onnxruntime: no torch."""
+        from serkit.bundle import check_onnx
+        from serkit.onnx_runtime import CLASSIFIER_FILE, OnnxClassifier
 
-        f = Path(model_file) if model_file else self.bundle.path / "model.onnx"
-        if not f.is_file():
-            raise BundleError(f"{f}: no ONNX model; run `serkit export {self.bundle.path} --format onnx` first")
-        self._onnx = OnnxClassifier(f)
-        from serkit.onnx_runtime import ENCODER_FILE
-
-        encoder = f.parent / ENCODER_FILE
+        folder = self.bundle.path
+        manifest = check_onnx(folder, self.config)
+        if CLASSIFIER_FILE not in manifest["files"]:
+            raise BundleError(f"{folder}: no {CLASSIFIER_FILE}; run `serkit export {folder} --format onnx`")
+        self._onnx = OnnxClassifier(folder / CLASSIFIER_FILE)
         for ex in self.extractors:
-            if ex.name == "whisper_encoder":
-                if not encoder.is_file():
-                    raise BundleError(f"{encoder}: missing; run `serkit export {f.parent} --format onnx` again")
-                ex.use_onnx(str(encoder))
+            ex.use_onnx(folder)
 
     def describe(self) -> dict[str, Any]:
+        from serkit.corpora.licences import languages, licence_summary
+
         c, m = self.config, self.bundle.metrics
         return {
-            "model": c.model, "features": [f["name"] for f in c.features], "labels": self.labels,
-            "corpora": list(c.corpora), "ua": m.get("ua"), "wa": m.get("wa"), "protocol": m.get("protocol_label"),
-            "path": str(self.bundle.path), "card": self.bundle.card,
-            "licence": "non-commercial (inherits the licences of " + ", ".join(c.corpora) + ")"
-            if any(x in ("ravdess", "savee", "tess") for x in c.corpora) else "see card",
+            "model": str(c.model), "features": [str(f) for f in c.features], "labels": self.labels,
+            "corpora": list(c.corpora), "languages": languages(c.corpora), "normalize": c.normalize.value,
+            "ua": m.get("ua"), "wa": m.get("wa"), "protocol": m.get("protocol_label"),
+            "evaluations": [{k: e.get(k) for k in ("protocol_label", "ua", "ua_std", "fold_names")}
+                            for e in m.get("evaluations", [])],
+            "adaptation": self.bundle.adaptation, "transductive": self.transductive,
+            "name": self.bundle.path.name, "path": str(self.bundle.path), "card": self.bundle.card,
+            "licence": licence_summary(c.corpora),
         }
+
+    # -- normalisation and adaptation -----------------------------------------------------------------
+    def _normalise(self, X: np.ndarray, *, one_speaker_batch: bool) -> np.ndarray:
+        from serkit.experiment import Normalization
+        from serkit.normalization import Stats
+
+        norm = self.config.normalize
+        if norm is Normalization.CORPUS:
+            return (self.bundle.stats.get("adapted") or self.bundle.stats["pooled"]).apply(X)
+        if norm is Normalization.SPEAKER:
+            if not one_speaker_batch or len(X) < MIN_SPEAKER_FILES:
+                raise SerkitError(
+                    f"this model normalises features per speaker: predict at least {MIN_SPEAKER_FILES} recordings of "
+                    "one speaker together (serkit predict FOLDER), or use a model trained without --normalize speaker"
+                )
+            return Stats.of(X).apply(X)
+        return X
+
+    def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None
+              ) -> "Predictor":
+        """A Predictor for the domain of these recordings: the same model, with every input z-scored by the
+        feature statistics of these unlabelled files (no label, name or folder layout is read)."""
+        import datetime
+
+        from serkit.experiment import Normalization
+        from serkit.features import extract_features
+        from serkit.features.assemble import assemble
+        from serkit.normalization import MIN_ADAPT_FILES, Stats
+
+        if self.config.normalize is not Normalization.CORPUS:
+            raise SerkitError(
+                f"{self.bundle.path}: this model was trained with --normalize {self.config.normalize.value}; only a "
+                "model trained with --normalize corpus can be adapted (serkit train ... --normalize corpus)")
+        files = expand_paths(paths)
+        if len(files) < MIN_ADAPT_FILES:
+            raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
+                              f"file(s) in {' '.join(map(str, paths))}")
+        res = extract_features(files, self.extractors, cache=None, workers=workers, progress=progress, desc="adapt")
+        ok = [i for i in range(len(files)) if i not in res.failed]
+        if len(ok) < MIN_ADAPT_FILES:
+            reasons = "; ".join(f"{files[i]}: {r}" for i, r in list(res.failed.items())[:2])
+            raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} usable recordings; {len(ok)} of "
+                              f"{len(files)} could be read (e.g. {reasons})")
+        X = assemble(self.config.spec.input, [res.stacked(ex.name, ok) for ex in self.extractors])
+        seconds = sum(audio.info(files[i]).duration for i in ok)
+        adapted = Predictor(dataclasses.replace(
+            self.bundle, stats={**self.bundle.stats, "adapted": Stats.of(X)},
+            adaptation={"files": len(ok), "hours": round(seconds / 3600, 4), "skipped": len(files) - len(ok),
+                        "date": datetime.date.today().isoformat(),
+                        "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name}),
+            min_confidence=self.min_confidence)
+        adapted._onnx = self._onnx
+        adapted.extractors = self.extractors
+        return adapted
+
+    def save_adapted(self, output: str | Path) -> Path:
+        """Write this adapted Predictor as a new bundle: the original's files plus the adaptation statistics."""
+        from serkit.bundle import ADAPTATION_FILE, STATS_FILE, check_output
+        from serkit.io import atomic_write_text, write_folder_atomically
+        from serkit.normalization import save_stats
+        from serkit.reports import model_card
+
+        if self.bundle.adaptation is None:
+            raise SerkitError("this model is not adapted; call adapt(paths) first")
+        out = Path(output)
+        if out.resolve() == self.bundle.path.resolve():
+            raise SerkitError(f"{out}: is the model being adapted; choose a new --output")
+        check_output(out)
+        src = self.bundle.path
+        cfg = self.config
+        card = model_card(title=f"{cfg.model} on {cfg.experiment.feature_spec()}", config=cfg.experiment,
+                          labels=self.labels, corpora=list(cfg.corpora), n_files=cfg.n_files,
+                          metrics=self.bundle.metrics,
+                          notes=[n for ex in self.extractors for n in ex.card_notes()],
+                          adaptation=self.bundle.adaptation)
+
+        def fill(tmp: Path) -> None:
+            import shutil
+
+            for f in src.iterdir():
+                if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or f.name.startswith("."):
+                    continue
+                (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
+            (tmp / STATS_FILE).write_bytes(save_stats(self.bundle.stats))
+            atomic_write_text(tmp / ADAPTATION_FILE, json.dumps(self.bundle.adaptation, indent=2))
+            atomic_write_text(tmp / "card.md", card)
+
+        return write_folder_atomically(out, fill)
 
     # -- core ----------------------------------------------------------------------
     def _features(self, signal: np.ndarray) -> list[np.ndarray]:
@@ -146,14 +250,7 @@ class Predictor:
         from serkit.features.assemble import assemble
 
         parts = [np.stack([r[i] for r in rows]) for i in range(len(self.extractors))]
-        if self.config.speaker_norm:
-            if not one_speaker_batch or len(rows) < MIN_SPEAKER_FILES:
-                raise SerkitError(
-                    f"this model normalises features per speaker: predict at least {MIN_SPEAKER_FILES} recordings of "
-                    "one speaker together (serkit predict FOLDER), or use a model trained without --speaker-norm"
-                )
-            parts = [(p - p.mean(axis=0)) / (p.std(axis=0) + 1e-6) for p in parts]
-        X = assemble(self.config.model_input, parts)
+        X = self._normalise(assemble(self.config.spec.input, parts), one_speaker_batch=one_speaker_batch)
         if self._onnx is not None:
             return self._onnx.predict_proba(X)
         return np.asarray(self.bundle.estimator.predict_proba(X), dtype=np.float64)
@@ -247,7 +344,10 @@ class Predictor:
         if self._onnx is not None:
             n_workers = 1  # worker processes would rebuild torch extractors; ONNX runs in this process
         # A speaker-normalised model needs the whole batch at once (its statistics are the speaker's).
-        step = len(short) or 1 if self.config.speaker_norm else batch_size * max(1, n_workers)
+        from serkit.experiment import Normalization
+
+        one_batch = self.config.normalize is Normalization.SPEAKER
+        step = len(short) or 1 if one_batch else batch_size * max(1, n_workers)
         for start in range(0, len(short), step):
             chunk = short[start : start + step]
             res = extract_features([files[i] for i in chunk], self.extractors, cache=None, workers=n_workers,

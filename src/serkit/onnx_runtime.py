@@ -13,7 +13,6 @@ import numpy as np
 
 from serkit.errors import BundleError
 
-ENCODER_FILE = "whisper_encoder.onnx"
 CLASSIFIER_FILE = "model.onnx"
 
 

@@ -1,170 +1,101 @@
-"""Train one model on all the data and write a bundle (evaluated first, so its card has honest scores)."""
+"""Train one model on all the data and write a bundle, evaluated first so its card has honest scores.
+
+A model trained on several corpora is also evaluated leave-one-corpus-out (and, with per-corpus
+normalisation, adapted on 30 unlabelled files of each held-out corpus): how it does on recordings
+from elsewhere is the headline figure of its card, beside the within-corpus one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from serkit.bundle import LICENCES, TrainConfig, save_bundle
+import numpy as np
+
+from serkit.bundle import BundleConfig, check_output, save_bundle
+from serkit.experiment import ExperimentConfig, Normalization, Protocol, RunOptions
+
+CARD_ADAPT_FILES = 30  # unlabelled files per held-out corpus for the card's adapted figure
 
 
-def train(
-    data: Sequence[str] | str,
-    *,
-    model: str = "logreg",
-    features: Sequence[str] | str = ("spectral_stats",),
-    output: str | Path,
-    labels: str = "union",
-    protocol: str = "speaker",
-    evaluate: bool = True,
-    test_data: Sequence[str] | str | None = None,
-    n_folds: int = 5,
-    seed: int = 0,
-    augment: str | None = None,
-    augment_copies: int = 1,
-    epochs: int | None = None,
-    speaker_norm: bool = False,
-    cache_dir: str | Path | None = None,
-    no_cache: bool = False,
-    workers: int | None = None,
-    jobs: int = 2,
-    progress: bool = True,
-) -> Path:
-    """Same options as `evaluate`; returns the bundle folder."""
+def card_evaluations(config: ExperimentConfig) -> list[ExperimentConfig]:
+    """The evaluations behind a card: the configured protocol, then leave-one-corpus-out over several corpora,
+    unadapted and (per-corpus normalisation) adapted."""
+    out = [config]
+    if len(config.data) >= 2 and config.protocol not in (Protocol.CORPUS, Protocol.CROSS):
+        out.append(dataclasses.replace(config, protocol=Protocol.CORPUS))
+    if config.normalize is Normalization.CORPUS and len(config.data) >= 2 and config.protocol is not Protocol.CROSS:
+        out.append(dataclasses.replace(config, protocol=Protocol.CORPUS, adapt_files=CARD_ADAPT_FILES))
+    return list(dict.fromkeys(out))
+
+
+def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
+          evaluate: bool = True) -> Path:
+    """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle."""
     import serkit
-    from serkit.augment import parse_augmentations
-    from serkit.corpora import load_dataset
-    from serkit.evaluation import FeatureTable, _train_rows
+    from serkit import normalization as nz
+    from serkit.evaluation import FeatureTable, load_table
     from serkit.evaluation import evaluate as run_evaluation
-    from serkit.features import FEATURE_VERSION, FeatureCache, get_extractor, parse_feature_names
-    from serkit.features.assemble import check_compatible
+    from serkit.features import FEATURE_VERSION
     from serkit.models import build_model, get_model_spec
+    from serkit.reports import bundle_metrics, model_card, write_reports
 
-    from serkit.bundle import check_output
-
-    check_output(Path(output))  # before hours of work, not after
-    data = [data] if isinstance(data, str) else list(data)
-    feature_names = parse_feature_names(features)
-    spec = get_model_spec(model)
-    check_compatible(model, spec.input, feature_names, {n: get_extractor(n).kind.value for n in feature_names})
-    aug_spec = ",".join(a.value for a in parse_augmentations(augment))
-    copies = augment_copies if aug_spec else 0
-    metrics: dict[str, Any] = {}
-    result = None
+    run = run or RunOptions()
+    output = Path(output)
+    check_output(output)  # before hours of work, not after
+    model = config.model
+    full, skipped = load_table(config)
+    ft = FeatureTable(full, config, run)
+    results = []
     if evaluate:
-        result = run_evaluation(
-            data, models=[model], features=feature_names, protocol=protocol, test_data=test_data, labels=labels,
-            n_folds=n_folds, seed=seed, augment=aug_spec, augment_copies=copies, epochs=epochs,
-            speaker_norm=speaker_norm, output=None, cache_dir=cache_dir, no_cache=no_cache,
-            workers=workers, jobs=jobs, progress=progress,
-        )
-        r = result.results[model]
-        metrics = {
-            "protocol": result.config.protocol, "protocol_label": result.protocol_label, "scheme": result.scheme,
-            "ua": r.metrics["ua"]["mean"], "ua_std": r.metrics["ua"]["std"],
-            "wa": r.metrics["wa"]["mean"], "wa_std": r.metrics["wa"]["std"],
-            "macro_f1": r.metrics["macro_f1"]["mean"], "macro_f1_std": r.metrics["macro_f1"]["std"],
-            "per_fold": {k: r.metrics[k]["per_fold"] for k in ("ua", "wa", "macro_f1")},
-            "per_class": r.metrics["pooled"]["per_class"], "n_files": result.n_files,
-            "per_corpus": r.metrics.get("per_corpus"),
-        }
+        for ev in card_evaluations(config):
+            results.append(run_evaluation(ev, run=run, table=ft))
 
-    ds = load_dataset(data, labels=labels)
-    cache = None if no_cache else FeatureCache(cache_dir)
-    ft = FeatureTable(ds.table, feature_names, cache=cache, workers=workers, progress=progress,
-                      augment=aug_spec, copies=copies, seed=seed, speaker_norm=speaker_norm)
-    import numpy as np
-
-    X, y, groups, origin = _train_rows(ft, spec.input, np.arange(len(ft.table)))
-    params: dict[str, Any] = {}
-    if spec.family == "torch":
-        if epochs is not None:
-            params["epochs"] = epochs
-        params["verbose"] = progress
+    spec = get_model_spec(model.name)
+    rows = np.arange(len(ft.table)) if "_part" not in ft.table else np.flatnonzero(ft.table["_part"] != "test")
+    tr = ft.training_rows(spec.input, rows)
+    X, n = tr["X"], int(tr["n_originals"])
+    stats = None
+    if config.normalize is not Normalization.NONE:
+        key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
+        pooled = nz.Stats.of(X[:n])  # for a new domain that was never adapted to: a single file still works
+        X = nz.apply_groups(X, tr[key], nz.by_group(X[:n], tr[key][:n]))
+        if config.normalize is Normalization.CORPUS:
+            stats = nz.save_stats({"pooled": pooled})
+    params = config.model_params(model)
+    if spec.family.trains_by_epochs:
+        params["verbose"] = run.progress
     t0 = time.perf_counter()
-    estimator = build_model(model, random_state=seed, **params)
-    if spec.family == "torch":
-        estimator.fit(X, y, groups=groups, origin=origin)
-        model_params = {k: v for k, v in estimator.get_params().items() if k != "verbose"}
-    else:
-        estimator.fit(X, y)
-        model_params = {}
-    metrics["train_seconds"] = time.perf_counter() - t0
-    corpora = tuple(sorted({c.name for c in ds.corpora}))
-    cfg = TrainConfig(
-        model=model,
-        features=tuple({"name": n, "config": get_extractor(n).config_dict()} for n in feature_names),
+    estimator = build_model(model.name, random_state=config.seed, **params)
+    spec.family.fit(estimator, X, tr["y"], groups=tr["speakers"], origin=tr["origin"])
+    train_seconds = time.perf_counter() - t0
+
+    used = ft.table.iloc[rows]
+    corpora = tuple(dict.fromkeys(used["domain"].astype(str)))
+    cfg = BundleConfig(
+        experiment=config,
         labels=tuple(str(c) for c in estimator.classes_),
-        model_family=spec.family,
-        model_input=spec.input,
-        model_params=model_params,
         input_shape=tuple(int(s) for s in X.shape[1:]),
-        data=tuple(data),
+        model_params=spec.family.saved_params(estimator),
         corpora=corpora,
-        n_files=int(len(ft.table)),
-        label_policy=labels,
-        augment=aug_spec,
-        augment_copies=copies,
-        seed=seed,
-        speaker_norm=speaker_norm,
+        n_files=int(len(used)),
         serkit_version=serkit.__version__,
         feature_version=FEATURE_VERSION,
     )
-    def write_evaluation(folder: Path) -> None:
-        if result is not None:
-            from serkit.evaluation import write_reports
+    evaluations = [bundle_metrics(r, r.results[str(model)]) for r in results]
+    metrics: dict[str, Any] = dict(evaluations[0]) if evaluations else {}
+    metrics.update({"evaluations": evaluations, "train_seconds": train_seconds,
+                    "skipped": len(skipped) + len(ft.skipped)})
+    notes = [n for ex in config.extractors() for n in ex.card_notes()]
+    card = model_card(title=f"{model} on {config.feature_spec()}", config=config, labels=list(cfg.labels),
+                      corpora=list(corpora), n_files=cfg.n_files, metrics=metrics, notes=notes)
 
-            write_reports(result, folder / "evaluation")
+    def write_evaluations(folder: Path) -> None:
+        for r in results:
+            name = "evaluation" if r is results[0] else "evaluation_" + r.config.protocol.value + (
+                f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
+            write_reports(r, folder / name)
 
-    return save_bundle(Path(output), cfg, estimator, metrics, model_card(cfg, metrics), extra=write_evaluation)
-
-
-def model_card(cfg: TrainConfig, metrics: dict) -> str:
-    feats = " + ".join(f["name"] for f in cfg.features)
-    lines = [
-        f"# serkit model: {cfg.model} on {feats}",
-        "",
-        f"- **Classes** ({len(cfg.labels)}): {', '.join(cfg.labels)}",
-        f"- **Training data**: {', '.join(cfg.corpora)} ({cfg.n_files} files); label policy `{cfg.label_policy}`",
-        f"- **Augmentation**: {cfg.augment or 'none'}" + (f" x{cfg.augment_copies}" if cfg.augment else ""),
-        f"- **serkit** {cfg.serkit_version}, feature version {cfg.feature_version}",
-        "",
-        "## Evaluation",
-    ]
-    if metrics.get("ua") is not None:
-        lines += [
-            f"Protocol: **{metrics['protocol_label']}** — {metrics['scheme']}.",
-            "",
-            "| metric | mean | std |",
-            "| --- | --- | --- |",
-            f"| UA (unweighted accuracy) | {metrics['ua']:.1%} | {metrics['ua_std']:.1%} |",
-            f"| WA (accuracy) | {metrics['wa']:.1%} | {metrics['wa_std']:.1%} |",
-            f"| macro F1 | {metrics['macro_f1']:.1%} | {metrics['macro_f1_std']:.1%} |",
-        ]
-        if metrics.get("per_corpus"):
-            lines += ["", "Per corpus (its files' test predictions in the same cross-validation, pooled over folds):", "",
-                      "| corpus | files | UA | WA |", "| --- | --- | --- | --- |"]
-            lines += [f"| {c} | {v['n']} | {v['ua']:.1%} | {v['wa']:.1%} |" for c, v in metrics["per_corpus"].items()]
-    else:
-        lines.append("Not evaluated (trained with evaluation switched off).")
-    lines += [
-        "",
-        "## Limits",
-        "- Trained on acted emotional speech read by actors; spontaneous speech in the wild is harder, "
-        "and scores on your recordings will be lower than the figures above.",
-    ]
-    if any(f["name"] == "whisper_encoder" for f in cfg.features):
-        lines.append("- Uses the Whisper tiny.en encoder (MIT licence), trained on English speech only: "
-                     "expect lower accuracy on other languages.")
-    langs = {"ravdess": "English", "savee": "English", "crema_d": "English", "tess": "English",
-             "emodb": "German", "emovo": "Italian", "urdu": "Urdu"}
-    spoken = sorted({langs[c] for c in cfg.corpora if c in langs})
-    if spoken:
-        lines.append(f"- Training speech is {', '.join(spoken)}.")
-    lines += ["", "## Licence", "This model inherits the terms of its training data:"]
-    lines += [f"- {LICENCES[c]}" for c in cfg.corpora if c in LICENCES] or ["- (user data: check its terms)"]
-    if any(c in ("ravdess", "savee", "tess") for c in cfg.corpora):
-        lines.append("\n**Not for commercial use.**")
-    return "\n".join(lines) + "\n"
+    return save_bundle(output, cfg, estimator, metrics, card, stats=stats, extra=write_evaluations)

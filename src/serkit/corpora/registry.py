@@ -105,7 +105,15 @@ def load_dataset(
         if c.table.empty:
             raise DataError(f"{c.root}: no usable audio files ({len(c.skipped)} skipped)")
     keep = resolve_label_set(labels, [set(c.table["emotion"]) for c in corpora])
-    table = pd.concat([c.table for c in corpora], ignore_index=True, sort=False)
+    # `domain` names the corpus each row came from (name#2 for a second corpus of the same kind): the unit
+    # of leave-one-corpus-out and of per-corpus normalisation.
+    seen: dict[str, int] = {}
+    domains = []
+    for c in corpora:
+        seen[c.name] = seen.get(c.name, 0) + 1
+        domains.append(c.name if seen[c.name] == 1 else f"{c.name}#{seen[c.name]}")
+    table = pd.concat([c.table.assign(domain=d) for c, d in zip(corpora, domains, strict=True)],
+                      ignore_index=True, sort=False)
     import os
 
     real = table["path"].map(os.path.realpath)

@@ -29,6 +29,58 @@ class FeatureKind(str, Enum):
 class FeatureConfig:
     """Base for extractor configs: frozen so a config can be hashed into cache keys."""
 
+    def validate(self, name: str) -> None:
+        """Subclasses refuse values outside their valid range (ConfigError naming the option)."""
+
+
+def _coerce(name: str, key: str, kind: Any, value: Any) -> Any:
+    """A config value given as text (CLI, JSON) typed like its field: bool, int, float, str, Enum, tuple[int]."""
+    import typing
+
+    origin = typing.get_origin(kind)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            return kind(value.value if isinstance(value, Enum) else str(value).strip().lower())
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if origin is tuple:
+            if isinstance(value, str):
+                items: list[Any] = []
+                for part in value.replace("|", " ").replace(";", " ").split():
+                    lo, dash, hi = part.partition("-")
+                    items += list(range(int(lo), int(hi) + 1)) if dash else [int(part)]
+                return tuple(items)
+            if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                return tuple(value)
+            raise ValueError
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    shown = getattr(kind, "__name__", str(kind))
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        shown = "one of " + ", ".join(m.value for m in kind)
+    raise ConfigError(f"{name} option {key} must be {shown}, got {value!r}")
+
 
 class FeatureExtractor(ABC):
     name: ClassVar[str]
@@ -39,18 +91,38 @@ class FeatureExtractor(ABC):
         base = config if config is not None else self.config_class()
         if not isinstance(base, self.config_class):
             raise ConfigError(f"{self.name}: config must be a {self.config_class.__name__}, got {type(base).__name__}")
+        import typing
+
+        hints = typing.get_type_hints(self.config_class)
         valid = {f.name for f in dataclasses.fields(base)}
         unknown = set(overrides) - valid
         if unknown:
             raise UnknownNameError(f"{self.name} option", sorted(unknown)[0], valid)
-        self.config = dataclasses.replace(base, **overrides)
+        typed = {k: _coerce(self.name, k, hints[k], v) for k, v in overrides.items()}
+        self.config = dataclasses.replace(base, **typed)
+        self.config.validate(self.name)
 
     @abstractmethod
     def extract(self, signal: np.ndarray) -> np.ndarray:
         """Features of one mono 16 kHz float32 signal."""
 
     def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.config)
+        """The config as JSON-ready values (enums as their value, tuples as lists)."""
+        return {k: (v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self.config).items()}
+
+    # -- capabilities: what an extractor can do beyond extract(); the defaults say "nothing more" ----
+    def export_onnx(self, folder: Any) -> list[str]:
+        """Write ONNX files this extractor runs from (torch-free prediction); return their names."""
+        return []
+
+    def use_onnx(self, folder: Any) -> bool:
+        """Run from the ONNX files `export_onnx` wrote into folder; False when there are none to use."""
+        return False
+
+    def card_notes(self) -> list[str]:
+        """Limits a model card must state when a model uses these features (language, licence of weights)."""
+        return []
 
     def key(self) -> str:
         """Stable id of (extractor, config, feature version): the cache namespace."""

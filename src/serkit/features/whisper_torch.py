@@ -242,8 +242,9 @@ class WhisperEncoder(nn.Module):
         """Length of the list ``forward`` returns: n_layers + 2."""
         return self.n_layers + 2
 
-    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
-        """Encode log-mel ``(B, n_mels, T)``; return ``n_layers + 2`` tensors ``(B, ceil(T/2), d)``.
+    def forward(self, mel: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """Encode log-mel ``(B, n_mels, T)``; return ``n_layers + 2`` tensors ``(B, ceil(T/2), d)``
+        (only states ``[0..upto]`` when ``upto`` is given: later blocks are not run).
 
         Index convention (tiny: 4 blocks -> 6 states):
           * ``[0]``: convolution stem output plus position embedding, i.e. the
@@ -271,11 +272,15 @@ class WhisperEncoder(nn.Module):
         x = F.gelu(self.conv1(x))
         x = F.gelu(self.conv2(x)).transpose(1, 2)
         x = x + self.positional_embedding[: x.shape[1]]
+        last = self.n_states - 1 if upto is None else upto
         states = [x]
         for block in self.blocks:
+            if len(states) > last:
+                return states
             x = block(x)
             states.append(x)
-        states.append(self.ln_post(x))
+        if len(states) <= last:
+            states.append(self.ln_post(x))
         return states
 
     @classmethod

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from serkit.errors import UnknownNameError
+from serkit.errors import ConfigError, UnknownNameError
+from serkit.models.families import SKLEARN, TORCH, ModelFamily
+
+# Options every torch model takes (TorchClassifier's), with their defaults: they type CLI values.
+_TORCH_OPTIONS = {"epochs": 60, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.0, "patience": 8,
+                  "validation_fraction": 0.15}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str  # "torch" or "sklearn"
+    family: ModelFamily  # how it is fitted, saved, loaded, exported
     input: str  # "vector", "matrix" (cnn_mfcc needs one 2-D feature), "states" (stacked encoder states)
     build: Callable[..., Any]
     description: str
+    options: Mapping[str, Any] = field(default_factory=dict)  # settable options and their defaults
+
+    def typed_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Options given as strings (`logreg[C=0.001]`) or values, typed like their defaults; unknown ones refused."""
+        out = {}
+        for key, value in params.items():
+            if key not in self.options:
+                raise UnknownNameError(f"{self.name} option", key, self.options or ["(none)"])
+            default = self.options[key]
+            try:
+                typed = type(default)(value) if not isinstance(value, bool) else value
+            except (TypeError, ValueError):
+                raise ConfigError(f"{self.name} option {key} must be a {type(default).__name__}, got {value!r}") from None
+            if isinstance(default, int | float) and not typed > 0 and key != "weight_decay":
+                raise ConfigError(f"{self.name} option {key} must be positive, got {value!r}")
+            out[key] = typed
+        return out
 
 
 def _sk_pipeline(clf):
@@ -40,14 +62,14 @@ def _svm(random_state: int = 0, **kw):
 def _rf(random_state: int = 0, **kw):
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=300, class_weight="balanced", n_jobs=1, random_state=random_state)
+    return RandomForestClassifier(n_estimators=kw.get("n_estimators", 300), class_weight="balanced", n_jobs=1, random_state=random_state)
 
 
 def _gb(random_state: int = 0, **kw):
     from lightgbm import LGBMClassifier
 
     return LGBMClassifier(
-        n_estimators=300, learning_rate=0.05, num_leaves=15, subsample=0.8, subsample_freq=1,
+        n_estimators=kw.get("n_estimators", 300), learning_rate=kw.get("learning_rate", 0.05), num_leaves=15, subsample=0.8, subsample_freq=1,
         colsample_bytree=0.5, class_weight="balanced", n_jobs=1, random_state=random_state, verbose=-1,
     )
 
@@ -64,16 +86,22 @@ def _torch(arch: str):
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in [
-        ModelSpec("cnn_mfcc", "torch", "matrix", _torch("cnn_mfcc"), "seed CNN on the normalised 25x216 MFCC matrix"),
-        ModelSpec("cnn_features", "torch", "vector", _torch("cnn_features"), "seed 1-D CNN over a feature vector"),
-        ModelSpec("mlp", "torch", "vector", _torch("mlp"), "MLP 256-128 with dropout"),
-        ModelSpec("mlp_bn", "torch", "vector", _torch("mlp_bn"), "3 x 50 units with batch-norm (EMO-DB seed)"),
-        ModelSpec("mlp_bn_dropout", "torch", "vector", _torch("mlp_bn_dropout"), "3 x 50 units, batch-norm and dropout"),
-        ModelSpec("layer_head", "torch", "states", _torch("layer_head"), "learned weighted sum of encoder layers + MLP"),
-        ModelSpec("logreg", "sklearn", "vector", _logreg, "standardised logistic regression"),
-        ModelSpec("svm", "sklearn", "vector", _svm, "standardised RBF SVM"),
-        ModelSpec("random_forest", "sklearn", "vector", _rf, "random forest, 300 trees"),
-        ModelSpec("gradient_boosting", "sklearn", "vector", _gb, "LightGBM gradient boosting"),
+        ModelSpec("cnn_mfcc", TORCH, "matrix", _torch("cnn_mfcc"), "seed CNN on the normalised 25x216 MFCC matrix",
+                  _TORCH_OPTIONS),
+        ModelSpec("cnn_features", TORCH, "vector", _torch("cnn_features"), "seed 1-D CNN over a feature vector",
+                  _TORCH_OPTIONS),
+        ModelSpec("mlp", TORCH, "vector", _torch("mlp"), "MLP 256-128 with dropout", _TORCH_OPTIONS),
+        ModelSpec("mlp_bn", TORCH, "vector", _torch("mlp_bn"), "3 x 50 units with batch-norm (EMO-DB seed)",
+                  _TORCH_OPTIONS),
+        ModelSpec("mlp_bn_dropout", TORCH, "vector", _torch("mlp_bn_dropout"), "3 x 50 units, batch-norm and dropout",
+                  _TORCH_OPTIONS),
+        ModelSpec("layer_head", TORCH, "states", _torch("layer_head"), "learned weighted sum of encoder layers + MLP",
+                  _TORCH_OPTIONS),
+        ModelSpec("logreg", SKLEARN, "vector", _logreg, "standardised logistic regression", {"C": 0.01}),
+        ModelSpec("svm", SKLEARN, "vector", _svm, "standardised RBF SVM", {"C": 1.0}),
+        ModelSpec("random_forest", SKLEARN, "vector", _rf, "random forest, 300 trees", {"n_estimators": 300}),
+        ModelSpec("gradient_boosting", SKLEARN, "vector", _gb, "LightGBM gradient boosting",
+                  {"n_estimators": 300, "learning_rate": 0.05}),
     ]
 }
 

@@ -1,0 +1,412 @@
+"""One experiment configuration: what is computed, declared, documented and validated once.
+
+`ExperimentConfig` says *what* an evaluation or a training run computes (data, labels,
+features and their options, models and their options, protocol, folds, seed, augmentation,
+normalisation); `RunOptions` says *how* it runs (cache, workers, progress). The CLI builds its
+options from the fields' metadata, `evaluate`/`train` take the config, and a bundle stores it,
+so an option exists in exactly one place. Like scikit-learn's parameters, every field is
+documented once, here, and checked when the config is made: an invalid config cannot exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+from serkit.errors import ConfigError, UnknownNameError
+
+
+class Protocol(str, Enum):
+    SPEAKER = "speaker"  # speaker-independent CV (grouped k-fold, or leave-one-speaker-out)
+    RANDOM = "random"  # stratified random k-fold: speaker-dependent (optimistic)
+    CROSS = "cross"  # train on data, test on test_data
+    CORPUS = "corpus"  # leave-one-corpus-out: train on all other corpora, test on the held-out one
+
+
+PROTOCOL_LABELS = {
+    Protocol.SPEAKER: "speaker-independent",
+    Protocol.RANDOM: "speaker-dependent (optimistic)",
+    Protocol.CROSS: "cross-corpus",
+    Protocol.CORPUS: "leave-one-corpus-out",
+}
+
+
+class Normalization(str, Enum):
+    NONE = "none"
+    CORPUS = "corpus"  # each corpus z-scored by its own statistics; a new domain by adaptation statistics
+    SPEAKER = "speaker"  # each speaker z-scored by its own files (transductive)
+
+
+NORMALIZATION_LABELS = {
+    Normalization.NONE: "",
+    Normalization.CORPUS: " + per-corpus normalisation",
+    Normalization.SPEAKER: " + per-speaker normalisation",
+}
+
+
+def _enum(cls: type[Enum], value: Any, what: str) -> Any:
+    try:
+        return cls(value.value if isinstance(value, Enum) else str(value).strip().lower())
+    except ValueError:
+        raise UnknownNameError(what, value, [m.value for m in cls]) from None
+
+
+# -- components: a registry name with options, written NAME[KEY=VALUE,...] on the command line -----
+@dataclasses.dataclass(frozen=True)
+class Component:
+    """A feature set or a model: its registry name and the options that differ from its defaults."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    def __str__(self) -> str:
+        if not self.options:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={_format_value(v)}' for k, v in self.options)}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "options": {k: _plain(v) for k, v in self.options}}
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, where: str) -> "Component":
+        if isinstance(raw, str):
+            return cls(raw)
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str) \
+                or not isinstance(raw.get("options", {}), Mapping):
+            raise ConfigError(f"{where}: expected {{'name': str, 'options': {{...}}}}, got {raw!r}")
+        return cls(raw["name"], tuple(sorted((str(k), _freeze(v)) for k, v in raw.get("options", {}).items())))
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _format_value(v: Any) -> str:
+    return "|".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def split_top_level(spec: str) -> list[str]:
+    """`a[x=1,y=2]+b,c` -> ['a[x=1,y=2]', 'b', 'c']: '+' and ',' separate, except inside brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in spec:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth < 0:
+                raise ConfigError(f"unbalanced ']' in {spec!r}")
+        if ch in "+," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if depth:
+        raise ConfigError(f"unbalanced '[' in {spec!r}")
+    parts.append(cur.strip())
+    return [p for p in parts if p]
+
+
+def parse_component(text: str) -> Component:
+    """`logreg[C=0.001]` or `whisper_encoder[states=1-2,pooling=mean]`: values stay strings here and are
+    typed by the component's own option schema (see `features.base` and `models.registry`)."""
+    text = text.strip()
+    if "[" not in text:
+        return Component(text)
+    if not text.endswith("]"):
+        raise ConfigError(f"{text!r}: options go in brackets at the end, e.g. logreg[C=0.001]")
+    name, _, body = text[:-1].partition("[")
+    options = []
+    for item in split_top_level(body.replace("+", "\x00")):
+        key, eq, value = item.replace("\x00", "+").partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{text!r}: option {item!r} is not KEY=VALUE")
+        options.append((key.strip(), value.strip()))
+    return Component(name.strip(), tuple(sorted(options)))
+
+
+def _components(value: Any, what: str) -> tuple[Component, ...]:
+    if isinstance(value, Component):
+        items: list[Any] = [value]
+    elif isinstance(value, str):
+        items = split_top_level(value)
+    else:
+        items = list(value)
+    out = tuple(v if isinstance(v, Component) else (Component.from_dict(v, where=what) if isinstance(v, Mapping)
+                                                     else parse_component(str(v))) for v in items)
+    if not out:
+        raise ConfigError(f"no {what} given")
+    return out
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _option(help: str, *, cli: str | None = None, metavar: str | None = None, choices: Sequence[str] | None = None,
+            repeat: bool = False, train_only: bool = False, evaluate_only: bool = False) -> dict[str, Any]:
+    return {"help": help, "cli": cli, "metavar": metavar, "choices": choices, "repeat": repeat,
+            "train_only": train_only, "evaluate_only": evaluate_only}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """What an evaluation or training run computes. Made once, validated on construction, saved in every
+    report and bundle."""
+
+    data: tuple[str, ...] = dataclasses.field(metadata=_option(
+        "corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; NAME forces the reader "
+        "(ravdess, crema_d, tess, savee, emodb, emovo, urdu, nemo, folders, manifest)",
+        cli="--data", metavar="[NAME=]PATH", repeat=True))
+    models: tuple[Component, ...] = dataclasses.field(default=(Component("logreg"),), metadata=_option(
+        "model(s), with options in brackets: logreg[C=0.001]; several (comma-separated) are compared by "
+        "`evaluate` (see `serkit models`)", cli="--model", metavar="NAME[OPTS][,NAME]"))
+    features: tuple[Component, ...] = dataclasses.field(default=(Component("spectral_stats"),), metadata=_option(
+        "feature sets combined with +, with options in brackets: whisper_encoder[states=1-2,pooling=mean] "
+        "(see `serkit features list`)", cli="--features", metavar="NAME[OPTS][+NAME]"))
+    labels: str = dataclasses.field(default="union", metadata=_option(
+        "label set when merging corpora: union, intersection, or LABEL,LABEL,...", cli="--labels", metavar="POLICY"))
+    protocol: Protocol = dataclasses.field(default=Protocol.SPEAKER, metadata=_option(
+        "speaker: speaker-independent CV (grouped k-fold, or leave-one-speaker-out for <= 10 speakers); "
+        "random: stratified random k-fold, speaker-dependent (optimistic); cross: train on --data, test on "
+        "--test-data; corpus: leave-one-corpus-out over the --data corpora (train on the others, test on each, "
+        "on the classes both sides have)", cli="--protocol", choices=[p.value for p in Protocol]))
+    test_data: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
+        "test corpus for --protocol cross (repeatable)", cli="--test-data", metavar="[NAME=]PATH", repeat=True))
+    folds: int = dataclasses.field(default=5, metadata=_option(
+        "folds for grouped and random CV (at least 2)", cli="--folds", metavar="K"))
+    seed: int = dataclasses.field(default=0, metadata=_option(
+        "seed for folds, models, augmentation and adaptation samples", cli="--seed", metavar="N"))
+    augment: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
+        "training-fold augmentation, comma-separated (see README); test and validation audio is never augmented",
+        cli="--augment", metavar="LIST"))
+    augment_copies: int = dataclasses.field(default=1, metadata=_option(
+        "augmented copies per training file (with --augment)", cli="--augment-copies", metavar="N"))
+    epochs: int | None = dataclasses.field(default=None, metadata=_option(
+        "maximum epochs for torch models (default 60, with early stopping)", cli="--epochs", metavar="N"))
+    normalize: Normalization = dataclasses.field(default=Normalization.NONE, metadata=_option(
+        "none; corpus: z-score each training corpus with its own feature statistics (labels unused); a new "
+        "corpus is normalised with statistics from `serkit adapt` on its unlabelled recordings, or else the "
+        "pooled training statistics; speaker: z-score each speaker with that speaker's own files (transductive: "
+        "prediction then needs several recordings of each speaker)",
+        cli="--normalize", choices=[n.value for n in Normalization]))
+    adapt_files: int = dataclasses.field(default=0, metadata=_option(
+        "with --normalize corpus and --protocol corpus/cross: normalise each test corpus with statistics of this "
+        "many random unlabelled files of it (unsupervised adaptation; 0: unadapted)",
+        cli="--adapt-files", metavar="N", evaluate_only=True))
+
+    # -- validation: the one place -------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        from serkit.augment import parse_augmentations
+
+        set_ = object.__setattr__
+        set_(self, "data", _strings(self.data))
+        set_(self, "test_data", _strings(self.test_data))
+        set_(self, "models", _components(self.models, "model"))
+        set_(self, "features", _components(self.features, "feature set"))
+        set_(self, "protocol", _enum(Protocol, self.protocol, "protocol"))
+        set_(self, "normalize", _enum(Normalization, self.normalize, "normalisation"))
+        aug = self.augment if isinstance(self.augment, str) else ",".join(self.augment)
+        set_(self, "augment", tuple(a.value for a in parse_augmentations(aug)))
+        for name in ("folds", "seed", "augment_copies", "adapt_files"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{_cli(name)} must be a whole number, got {value!r}")
+        if not self.data:
+            raise ConfigError("no data given; pass --data PATH or --data NAME=PATH")
+        check_range("--folds", self.folds, 2, 1000)
+        check_range("--seed", self.seed, 0, 2**32 - 1)
+        check_range("--augment-copies", self.augment_copies, 0, 100)
+        check_range("--adapt-files", self.adapt_files, 0, 1_000_000)
+        if self.epochs is not None:
+            if isinstance(self.epochs, bool) or not isinstance(self.epochs, int):
+                raise ConfigError(f"--epochs must be a whole number, got {self.epochs!r}")
+            check_range("--epochs", self.epochs, 1, 10_000)
+        if not self.augment:
+            set_(self, "augment_copies", 0)
+        # Components: typed options, known names, models that can read the features.
+        set_(self, "features", tuple(_checked_feature(c) for c in self.features))
+        set_(self, "models", tuple(_checked_model(c) for c in self.models))
+        names = [c.name for c in self.features]
+        if len(set(map(str, self.features))) != len(self.features):
+            raise ConfigError(f"a feature set is named twice in {'+'.join(map(str, self.features))}")
+        kinds = self.feature_kinds()
+        from serkit.features.assemble import check_compatible
+        from serkit.models import get_model_spec
+
+        for m in self.models:
+            check_compatible(m.name, get_model_spec(m.name).input, names, kinds)
+        if self.augment and set(self.augment) == {"specaugment"} and "matrix" not in kinds.values():
+            raise ConfigError("--augment specaugment masks 2-D features only (mfcc_matrix, logmel); "
+                              f"{'+'.join(names)} would get identical copies")
+        if self.protocol is Protocol.CROSS and not self.test_data:
+            raise ConfigError("--protocol cross needs --test-data")
+        if self.test_data and self.protocol is not Protocol.CROSS:
+            raise ConfigError(f"--test-data goes with --protocol cross, not --protocol {self.protocol.value}")
+        if self.protocol is Protocol.CORPUS and len(self.data) < 2:
+            raise ConfigError("--protocol corpus (leave-one-corpus-out) needs at least 2 --data corpora")
+        if self.adapt_files:
+            if self.normalize is not Normalization.CORPUS:
+                raise ConfigError("--adapt-files needs --normalize corpus")
+            if self.protocol not in (Protocol.CORPUS, Protocol.CROSS):
+                raise ConfigError("--adapt-files adapts to an unseen corpus: use it with --protocol corpus or cross")
+            check_range("--adapt-files", self.adapt_files, 2, 1_000_000)
+
+    # -- derived -------------------------------------------------------------------------------------
+    @property
+    def model(self) -> Component:
+        """The single model of a training run."""
+        if len(self.models) != 1:
+            raise ConfigError(f"train takes one model, got {len(self.models)}: {', '.join(map(str, self.models))}")
+        return self.models[0]
+
+    def feature_kinds(self) -> dict[str, str]:
+        from serkit.features import get_extractor
+
+        return {c.name: get_extractor(c.name, c.params).kind.value for c in self.features}
+
+    def extractors(self) -> list[Any]:
+        from serkit.features import get_extractor
+
+        return [get_extractor(c.name, c.params) for c in self.features]
+
+    def feature_spec(self) -> str:
+        return "+".join(map(str, self.features))
+
+    def protocol_label(self) -> str:
+        label = PROTOCOL_LABELS[self.protocol] + NORMALIZATION_LABELS[self.normalize]
+        if self.adapt_files:
+            label += f", adapted on {self.adapt_files} unlabelled files of each test corpus"
+        return label
+
+    def model_params(self, model: Component) -> dict[str, Any]:
+        """Options the model is built with: its own, plus the experiment's epochs for models that train by epochs."""
+        from serkit.models import get_model_spec
+
+        params = model.params
+        if self.epochs is not None and get_model_spec(model.name).family.trains_by_epochs:
+            params.setdefault("epochs", self.epochs)
+        return params
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Enum):
+                v = v.value
+            elif f.name in ("models", "features"):
+                v = [c.to_dict() for c in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, where: str = "config") -> "ExperimentConfig":
+        """From a saved config (a bundle's or a report's): unknown or ill-typed fields are one-line errors."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            raise ConfigError(f"{where}: unknown field {unknown[0]!r}; valid fields: {', '.join(fields)}")
+        kwargs: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name in ("models", "features"):
+                if not isinstance(value, list):
+                    raise ConfigError(f"{where}: field {name!r} must be a list, got {value!r}")
+                value = tuple(Component.from_dict(v, where=f"{where}: {name}") for v in value)
+            elif name in ("data", "test_data", "augment"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"{where}: field {name!r} must be a list of strings, got {value!r}")
+            elif name in ("labels", "protocol", "normalize") and not isinstance(value, str):
+                raise ConfigError(f"{where}: field {name!r} must be a string, got {value!r}")
+            kwargs[name] = value
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+def _cli(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_range(option: str, value: float, low: float, high: float) -> None:
+    """The one range check every numeric option goes through: `--folds must be between 2 and 1000, got 1`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise ConfigError(f"{option} must be between {low:g} and {high:g}, got {value!r}")
+
+
+def _checked_feature(c: Component) -> Component:
+    from serkit.features import get_extractor
+
+    ex = get_extractor(c.name, c.params)  # unknown names and options are errors here
+    defaults = ex.config_class()
+    changed = tuple(sorted((k, v) for k, v in ex.config_dict().items() if getattr(defaults, k) != _freeze_field(v)))
+    return Component(c.name, tuple((k, _freeze(v)) for k, v in changed))
+
+
+def _freeze_field(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _checked_model(c: Component) -> Component:
+    from serkit.models import get_model_spec
+
+    spec = get_model_spec(c.name)
+    return Component(c.name, tuple(sorted(spec.typed_params(c.params).items())))
+
+
+def feature_extractors(spec: Any) -> list[Any]:
+    """Extractors for a feature spec (`whisper_encoder[pooling=mean]+egemaps`), each validated."""
+    from serkit.features import get_extractor
+
+    return [get_extractor(c.name, c.params) for c in map(_checked_feature, _components(spec, "feature set"))]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out; never changes what it computes, so it is not saved with results."""
+
+    cache_dir: str | None = None  # feature cache folder (default $SERKIT_CACHE or ~/.cache/serkit/features)
+    no_cache: bool = False  # compute features without reading or writing the cache
+    workers: int | None = None  # feature-extraction processes (default: one per core)
+    jobs: int = 2  # folds trained in parallel, single-threaded each
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            check_range("--workers", self.workers, 1, 1024)
+        check_range("--jobs", self.jobs, 1, 1024)
+
+    def cache(self):
+        from serkit.features import FeatureCache
+
+        return None if self.no_cache else FeatureCache(self.cache_dir)
+
+
+def iter_cli_fields(*, command: str) -> Iterable[dataclasses.Field]:
+    """The config fields a CLI command exposes (train has one model and no adaptation sample)."""
+    for f in dataclasses.fields(ExperimentConfig):
+        meta = f.metadata
+        if command == "train" and meta.get("evaluate_only"):
+            continue
+        if command != "train" and meta.get("train_only"):
+            continue
+        yield f

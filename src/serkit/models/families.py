@@ -1,0 +1,197 @@
+"""How each kind of model is fitted, saved, loaded and exported: declared once per family.
+
+Pipelines and the bundle ask a model's family what to do instead of testing its name, so a
+new kind of model is one new family here, not edits in evaluation, training, bundle and export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from serkit.errors import BundleError
+
+# Every type a serkit scikit-learn bundle may contain; anything else is refused.
+SKOPS_ALLOWED = frozenset({
+    "builtins.slice",
+    "collections.OrderedDict",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.random._mt19937.MT19937",
+    "numpy.random.mtrand.RandomState",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.svm._classes.SVC",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.basic.Booster",
+    "collections.defaultdict",
+    "numpy.str_",  # LGBMClassifier's classes
+    "sklearn.preprocessing._label.LabelEncoder",  # inside LGBMClassifier
+})
+# Plain containers and scalars every skops file is made of.
+_SKOPS_BUILTINS = frozenset(f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType"))
+
+
+class ModelFamily:
+    """The interface: one instance per family, shared by every model of it."""
+
+    name: ClassVar[str]
+    weights_file: ClassVar[str]
+    trains_by_epochs: ClassVar[bool] = False
+
+    def fit(self, estimator: Any, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
+            origin: np.ndarray | None = None) -> Any:
+        raise NotImplementedError
+
+    def saved_params(self, estimator: Any) -> dict[str, Any]:
+        """What `load` needs besides the weights to rebuild the estimator."""
+        return {}
+
+    def save(self, estimator: Any, folder: Path) -> None:
+        raise NotImplementedError
+
+    def load(self, folder: Path, *, params: dict[str, Any], labels: list[str], input_shape: tuple[int, ...]) -> Any:
+        raise NotImplementedError
+
+    def onnx_module(self, estimator: Any, *, where: str):
+        """A torch module computing the logits, for ONNX export; BundleError when the model cannot be exported."""
+        raise BundleError(f"{where}: this model cannot be exported to ONNX")
+
+    def input_scale(self, estimator: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the inputs the model was trained on (to check an export on realistic inputs)."""
+        raise NotImplementedError
+
+
+class TorchFamily(ModelFamily):
+    name = "torch"
+    weights_file = "model.safetensors"
+    trains_by_epochs = True
+
+    def fit(self, estimator, X, y, *, groups=None, origin=None):
+        return estimator.fit(X, y, groups=groups, origin=origin)
+
+    def saved_params(self, estimator):
+        return {k: v for k, v in estimator.get_params().items() if k != "verbose"}
+
+    def save(self, estimator, folder):
+        from safetensors.torch import save_file
+
+        save_file(estimator.state(), str(folder / self.weights_file))
+
+    def load(self, folder, *, params, labels, input_shape):
+        from safetensors.torch import load_file
+
+        from serkit.models.neural import TorchClassifier
+
+        f = folder / self.weights_file
+        if not f.is_file():
+            raise BundleError(f"{folder}: {self.weights_file} missing")
+        try:
+            return TorchClassifier.from_state(params, labels, tuple(input_shape), load_file(str(f)))
+        except Exception as exc:  # safetensors raises its own errors for truncated files
+            raise BundleError(f"{f}: corrupt or incompatible weights ({str(exc).splitlines()[0]})") from None
+
+    def onnx_module(self, estimator, *, where):
+        return estimator.model_
+
+    def input_scale(self, estimator):
+        return estimator.model_.norm.mean.numpy(), estimator.model_.norm.std.numpy()
+
+
+class SklearnFamily(ModelFamily):
+    name = "sklearn"
+    weights_file = "model.skops"
+
+    def fit(self, estimator, X, y, *, groups=None, origin=None):
+        return estimator.fit(X, y)
+
+    def save(self, estimator, folder):
+        import skops.io as sio
+
+        sio.dump(estimator, folder / self.weights_file)
+
+    def load(self, folder, *, params, labels, input_shape):
+        est = _load_skops(folder / self.weights_file)
+        classes = [str(c) for c in est.classes_]
+        if classes != list(labels):
+            raise BundleError(f"{folder}: model classes {classes} disagree with labels.json {list(labels)}")
+        return est
+
+    def onnx_module(self, estimator, *, where):
+        import torch
+        from torch import nn
+
+        steps = dict(estimator.steps) if hasattr(estimator, "steps") else {}
+        scaler, clf = steps.get("standardscaler"), steps.get("logisticregression")
+        if scaler is None or clf is None:
+            raise BundleError(f"{where}: ONNX export supports torch models and logreg")
+        coef = np.asarray(clf.coef_, dtype=np.float32)
+        bias = np.asarray(clf.intercept_, dtype=np.float32)
+        if coef.shape[0] == 1:  # binary: softmax([0, z]) == [1 - sigmoid(z), sigmoid(z)]
+            coef = np.concatenate([np.zeros_like(coef), coef])
+            bias = np.concatenate([np.zeros_like(bias), bias])
+        # Fold the scaler into the linear layer: W (x - m) / s + b.
+        w = coef / np.asarray(scaler.scale_, dtype=np.float32)[None, :]
+        b = bias - w @ np.asarray(scaler.mean_, dtype=np.float32)
+        linear = nn.Linear(w.shape[1], w.shape[0])
+        linear.weight.data = torch.from_numpy(np.ascontiguousarray(w))
+        linear.bias.data = torch.from_numpy(b.astype(np.float32))
+        return linear
+
+    def input_scale(self, estimator):
+        scaler = dict(estimator.steps)["standardscaler"]
+        return scaler.mean_, scaler.scale_
+
+
+def _load_skops(f: Path):
+    import skops.io as sio
+
+    if not f.is_file():
+        raise BundleError(f"{f.parent}: model.skops missing")
+    try:
+        untrusted = set(sio.get_untrusted_types(file=f))
+        present = _skops_types(f)
+    except Exception as exc:
+        raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
+    # skops trusts every scikit-learn estimator by default, so its untrusted list alone
+    # would let any of them through: check every type the file names against the allow-list.
+    refused = sorted((untrusted | present) - SKOPS_ALLOWED - _SKOPS_BUILTINS)
+    if refused:
+        raise BundleError(f"{f}: contains types outside serkit's allow-list: {', '.join(refused)}; refusing to load it")
+    try:
+        return sio.load(f, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise BundleError(f"{f}: corrupt model file ({str(exc).splitlines()[0]})") from None
+
+
+def _skops_types(f: Path) -> set[str]:
+    """Every `module.class` named anywhere in a skops file's schema."""
+    import zipfile
+
+    with zipfile.ZipFile(f) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+TORCH = TorchFamily()
+SKLEARN = SklearnFamily()
+FAMILIES: dict[str, ModelFamily] = {f.name: f for f in (TORCH, SKLEARN)}
