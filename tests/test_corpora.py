@@ -609,16 +609,28 @@ def test_unreadable_file_skipped_as_permission_denied(tmp_path, capsys, monkeypa
     assert s["skipped_examples"] == [{"path": str(locked), "reason": "permission denied"}]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root lists any folder")
-def test_unlistable_folder_is_reported(tmp_path):
+def test_unlistable_folder_is_reported(tmp_path, capsys, monkeypatch):
     root = fx.make_ravdess(tmp_path / "corpus", song=False)
-    (root / "Actor_02").chmod(0)
+    locked = root / "Actor_02"
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root lists any folder: make scandir answer as it would for anyone else
+        real_scandir = os.scandir
+
+        def scandir(path="."):
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
     try:
         files, problems = walk_files(root, audio.is_audio_name)
+        rc, s, err = scan_json(capsys, root)
     finally:
-        (root / "Actor_02").chmod(0o755)
-    assert problems == [(root / "Actor_02", EntryProblem.FOLDER_PERMISSION.value)]
-    assert all("Actor_02" not in str(f) for f in files) and len(files) == 3
+        locked.chmod(0o755)
+    assert problems == [(locked, EntryProblem.FOLDER_PERMISSION.value)]
+    assert all("Actor_02" not in str(f) for f in files) and len(files) == len(fx.RAVDESS_FILES) - 1
+    assert rc == 0 and err == "" and s["files"] == len(fx.RAVDESS_FILES) - 1
+    assert s["skipped_examples"] == [{"path": str(locked), "reason": "folder cannot be listed: permission denied"}]
 
 
 def test_walk_files_accept_and_appledouble(tmp_path):

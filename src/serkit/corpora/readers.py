@@ -300,7 +300,8 @@ class Nemo(CorpusReader):
     def prepare(self, root: Path) -> None:
         """data.tsv sits in the corpus root, or in the folder above `samples/`; without it gender is unknown."""
         self._speakers, self._text = {}, {}
-        for candidate in (root / "data.tsv", root.parent / "data.tsv"):
+        candidates = [root / "data.tsv"] + ([root.parent / "data.tsv"] if root.resolve().name == "samples" else [])
+        for candidate in candidates:
             if candidate.is_file():
                 self._read_tsv(candidate)
                 break
@@ -372,3 +373,7 @@ class LabelFolders(CorpusReader):
 
     def speaker_id(self, raw: str) -> str:  # pragma: no cover - folder trees carry no speaker
         return f"{self.name}:{raw}"
+
+    def fields_from_folders(self, path: Path, root: Path) -> tuple[dict | None, str]:
+        # Folders are this reader's whole scheme: a file parse() refused has no emotion folder above it.
+        return None, "no folder above it is named after an emotion"
