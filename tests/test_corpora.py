@@ -637,7 +637,10 @@ def test_walk_files_accept_and_appledouble(tmp_path):
     root = fx.make_link_tree(tmp_path / "corpus")
     (root / "Actor_01" / "._03-01-01-01-01-01-01.wav").write_bytes(b"\x00\x05\x16\x07")
     os.mkfifo(root / "Actor_01" / "pipe.txt")  # not an audio name: not reported
+    (root / "Actor_00_alias").symlink_to(root / "Actor_24", target_is_directory=True)  # walked before Actor_24
     files, problems = walk_files(root, audio.is_audio_name)
+    assert not any("Actor_00_alias" in str(f) for f in files)  # a folder reached directly keeps its own path
+    assert root / fx.RAVDESS_FILES[-1] in files
     names = {p.name for p in files}
     assert "._03-01-01-01-01-01-01.wav" in names  # the walker itself keeps what `accept` takes
     assert {p.name for p, _ in problems} == {Path(fx.LINK_TREE[r]).name for r in ("fifo", "dangling", "self_loop")}

@@ -8,6 +8,7 @@ FIFOs and unreadable entries are treated the same way everywhere.
 
 from __future__ import annotations
 
+import collections
 import errno
 import functools
 import os
@@ -103,7 +104,8 @@ def walk_files(
 
     Why not Path.rglob: it does not follow symlinked folders (a corpus assembled from links reads as
     empty) and a FIFO or a dangling link would vanish without a word. Here symlinked folders are
-    followed, each real folder once (a link loop ends there), and a wanted name that is a FIFO, socket
+    followed, each real folder once (a link loop ends there; a folder reachable both directly and
+    through a link is listed under its direct path), and a wanted name that is a FIFO, socket
     or device, a broken or looping link, or unreadable comes back with its reason (an EntryProblem
     value). A sub-folder that cannot be listed is reported too: whatever it holds would otherwise be
     lost silently. Paths keep the spelling under root (links are not resolved), sorted.
@@ -112,10 +114,15 @@ def walk_files(
     root = Path(root)
     files: list[Path] = []
     problems: list[tuple[Path, str]] = []
-    seen = {os.path.realpath(root)}
-    stack = [root]
-    while stack:
-        folder = stack.pop()
+    seen: set[str] = set()
+    stack: list[Path] = [root]
+    linked: collections.deque[Path] = collections.deque()  # linked folders wait until every direct one is walked
+    while stack or linked:
+        folder = stack.pop() if stack else linked.popleft()
+        real = os.path.realpath(folder)
+        if real in seen:  # a loop, or a folder already reached by another way
+            continue
+        seen.add(real)
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -130,7 +137,9 @@ def walk_files(
                 st = os.stat(entry.path)  # follows links
             except FileNotFoundError:
                 if accept(path):
-                    problems.append((path, EntryProblem.BROKEN_LINK.value))
+                    gone = EntryProblem.BROKEN_LINK.value if entry.is_symlink() \
+                        else f"{EntryProblem.UNREADABLE.value} (removed while scanning)"
+                    problems.append((path, gone))
                 continue
             except PermissionError:
                 if accept(path):
@@ -143,16 +152,14 @@ def walk_files(
                                          else f"{EntryProblem.UNREADABLE.value} ({exc.strerror})"))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                real = os.path.realpath(entry.path)
-                if real not in seen:  # a loop, or a folder already reached by another way
-                    seen.add(real)
-                    stack.append(path)
+                (linked if entry.is_symlink() else stack).append(path)
                 continue
             if not accept(path):
                 continue
             if not stat.S_ISREG(st.st_mode):
                 kind = next((name for test, name in _KINDS if test(st.st_mode)), "")
-                problems.append((path, f"{EntryProblem.NOT_REGULAR.value} ({kind})" if kind else EntryProblem.NOT_REGULAR.value))
+                reason = EntryProblem.NOT_REGULAR.value
+                problems.append((path, f"{reason} ({kind})" if kind else reason))
             elif not os.access(entry.path, os.R_OK):
                 problems.append((path, EntryProblem.PERMISSION.value))
             else:

@@ -138,7 +138,8 @@ class CorpusReader(ABC):
         else:
             taken = (f"speaker {speaker} from folder {'/'.join(speaker_folders)}, "
                      f"emotion {emotion} from folder {'/'.join(label_folders)}")
-        fields = {"speaker": self.speaker_id(speaker), **self.speaker_fields(speaker), "label": label, "emotion": emotion}
+        fields = {"speaker": self.speaker_id(speaker), **self.speaker_fields(speaker),
+                  "label": label, "emotion": emotion}
         return fields, taken
 
     def matches(self, path: Path, root: Path) -> bool:

@@ -43,8 +43,10 @@ def detect(root: str | Path) -> str:
         return "manifest"
     files, unreadable = list_audio_files(root)
     if not files:
-        why = f"; {len(unreadable)} audio-named entries cannot be read, e.g. {unreadable[0].path}: {unreadable[0].reason}" \
-            if unreadable else ""
+        why = ""
+        if unreadable:
+            first = unreadable[0]
+            why = f"; {len(unreadable)} audio-named entries cannot be read, e.g. {first.path}: {first.reason}"
         raise CorpusError(f"{root}: no audio files found (looked for .wav .flac .ogg .aiff .mp3){why}")
     sample = files if len(files) <= 400 else files[:: max(1, len(files) // 400)]
     best, best_share = "", 0.0
