@@ -249,6 +249,93 @@ def make_savee_nested(root: Path) -> Path:
     return _tree(root, SAVEE_NESTED_FILES, sample_rate=44_100)
 
 
+NEMO_FILES = [
+    "samples/EB0_anger_12.wav",
+    "samples/KS0_fear_1.wav",
+    "samples/MP0_happiness_3.wav",
+    "samples/IC0_neutral_40.wav",
+    "samples/WR0_sadness_7.wav",
+    "samples/SM0_surprised_2.wav",
+]
+# speaker -> (gender, age) as the real data.tsv lists them
+NEMO_SPEAKERS = {"EB0": ("female", 27), "IC0": ("female", 28), "KS0": ("male", 23), "MP0": ("male", 24),
+                 "SM0": ("male", 24), "WR0": ("male", 23)}
+NEMO_EMOTIONS = {"anger": "angry", "fear": "fearful", "happiness": "happy", "neutral": "neutral",
+                 "sadness": "sad", "surprised": "surprised"}
+
+
+def nemo_text(stem: str) -> str:
+    """The sentence data.tsv gives a generated file (non-ASCII on purpose: the file is UTF-8)."""
+    return f"Zażółć gęślą jaźń {stem.rsplit('_', 1)[1]}."
+
+
+def write_nemo_tsv(path: Path, stems: list[str]) -> Path:
+    """nEMO's data.tsv as released: tab-separated, CRLF, speaker ids padded with spaces, `.wav` file ids."""
+    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
+    for stem in stems:
+        speaker, emotion, _ = stem.split("_")
+        gender, age = NEMO_SPEAKERS[speaker]
+        text = nemo_text(stem)
+        lines.append(f"{stem}.wav\t{emotion}\t{text}\t{text.lower().rstrip('.')}\t{speaker:>11}\t{gender}\t{age}")
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return path
+
+
+def make_nemo(root: Path, *, tsv: bool = True) -> Path:
+    """nEMO ``samples/SPK_emotion_N.wav`` at 24 kHz, with data.tsv in the root unless ``tsv=False``."""
+    root = _tree(root, NEMO_FILES, sample_rate=24_000)
+    if tsv:
+        write_nemo_tsv(root / "data.tsv", [Path(f).stem for f in NEMO_FILES])
+    return root
+
+
+# --------------------------------------------------------------------------- misnamed files
+
+# Names that break the scheme in folders that state speaker and emotion: relative path ->
+# (speaker code, corpus label, unified emotion, the folder(s) they come from).
+TESS_MISNAMED = {
+    "OAF_angry/OAF_bakc-angry.wav": ("OAF", "angry", "angry", "OAF_angry"),  # typo and a dash
+    "YAF_pleasant_surprised/YAF_dgo.wav": ("YAF", "ps", "surprised", "YAF_pleasant_surprised"),  # no emotion field
+    "OAF_Fear/OAF_base fear.wav": ("OAF", "fear", "fearful", "OAF_Fear"),
+}
+# Names that break the scheme where the folders do not say (or disagree): relative path -> reason fragment.
+TESS_AMBIGUOUS = {
+    "OAF_angry/YAF_angry/OAF_bakc-angry.wav": "disagree on the speaker",  # OAF from one folder, YAF from the other
+    "OAF_extra/OAF_bakc.wav": "states its speaker or emotion",  # `OAF_extra` names no emotion: not a TESS folder
+    "misc/OAF_back.wav": "states its speaker or emotion",
+}
+
+
+def make_tess_misnamed(root: Path) -> Path:
+    """The TESS tree plus misnamed files: recoverable ones (TESS_MISNAMED) and ambiguous ones (TESS_AMBIGUOUS)."""
+    root = make_tess(root)
+    return _tree(root, list(TESS_MISNAMED) + list(TESS_AMBIGUOUS), sample_rate=TESS_SAMPLE_RATE)
+
+
+# RAVDESS re-arranged by emotion, speaker folders inside emotion folders (as some copies circulate).
+RAVDESS_BY_EMOTION_FILES = [
+    "angry/Actor_01/03-01-05-01-01-01-01.wav",
+    "sad/Actor_02/03-01-04-01-01-01-02.wav",
+    "happy/Actor_03/03-01-03-02-02-01-03.wav",
+]
+RAVDESS_MISNAMED = {
+    "angry/Actor_01/03-01-05-01-01-02-1.wav": ("01", "05", "angry", "Actor_01", "angry"),  # actor field cut short
+    "Sad/Actor_04/03-01-04-01-1-01-04.wav": ("04", "04", "sad", "Actor_04", "Sad"),
+}
+RAVDESS_AMBIGUOUS = {
+    "happy/Actor_03/sad/03-01-03-01-01-1-03.wav": "disagree on the emotion",  # happy from one folder, sad from another
+    "angry/Actor_05/Actor_06/03-01-05-01-1-01-05.wav": "disagree on the speaker",
+    "angry/03-01-05-01-01-1-07.wav": "states its speaker",  # emotion only
+    "Actor_08/03-01-05-01-01-1-08.wav": "states its emotion",  # speaker only
+}
+
+
+def make_ravdess_by_emotion(root: Path) -> Path:
+    """RAVDESS as `emotion/Actor_NN/name.wav` (48 kHz) with misnamed and ambiguous files."""
+    files = RAVDESS_BY_EMOTION_FILES + list(RAVDESS_MISNAMED) + list(RAVDESS_AMBIGUOUS)
+    return _tree(root, files, sample_rate=48_000)
+
+
 # label folder name -> unified emotion, for the folder-per-label tree
 LABEL_FOLDER_FILES = {
     "happy/x.wav": "happy",
@@ -352,6 +439,7 @@ GENERATORS = {
     "emovo": make_emovo,
     "urdu": make_urdu,
     "savee": make_savee_nested,
+    "nemo": make_nemo,
     "folders": make_label_folders,
 }
 
@@ -459,4 +547,34 @@ def link_ravdess_tree(root: Path, rows: list[tuple[Path, str, str]]) -> Path:
         link = root / path.parent.name / path.name
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(path)
+    return root
+
+
+# --------------------------------------------------------------------------- entries that are not plain files
+
+# role -> entry under the RAVDESS tree of make_link_tree (audio names, so a scan must account for each)
+LINK_TREE = {
+    "fifo": "Actor_01/03-01-03-01-01-01-01.wav",  # a named pipe
+    "dangling": "Actor_01/03-01-04-01-01-01-01.wav",  # a link to a file that is not there
+    "self_loop": "Actor_02/03-01-06-01-01-01-02.wav",  # a link to itself
+    "linked_speaker": "Actor_05/03-01-07-01-01-01-05.wav",  # a real file inside a symlinked speaker folder
+}
+
+
+def make_link_tree(root: Path) -> Path:
+    """make_ravdess (no song) plus a FIFO, a dangling link, a self-referencing link, a symlinked speaker folder
+    (its files live in ``root.parent / 'store'``), a folder link back to the root (a loop), and a dangling
+    non-audio link (to be ignored)."""
+    import os
+
+    root = make_ravdess(Path(root), song=False)
+    e = {role: root / rel for role, rel in LINK_TREE.items()}
+    os.mkfifo(e["fifo"])
+    e["dangling"].symlink_to(root / "Actor_01" / "gone.wav")
+    e["self_loop"].symlink_to(e["self_loop"].name)
+    store = root.parent / "store" / "Actor_05"
+    write_clip(store / e["linked_speaker"].name, sample_rate=48_000)
+    (root / "Actor_05").symlink_to(store, target_is_directory=True)
+    (root / "Actor_02" / "back_to_root").symlink_to(root, target_is_directory=True)
+    (root / "notes.txt").symlink_to(root / "nowhere.txt")
     return root

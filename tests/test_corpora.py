@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+import os
+
 import pandas as pd
 import pytest
 
 import fixtures as fx
-from serkit import audio
+from serkit import audio, cli
 from serkit.corpora import COLUMNS, detect, load_dataset, scan
 from serkit.corpora.readers import Ravdess
+from serkit.io import EntryProblem, walk_files
 from serkit.errors import AudioError, CorpusError, DataError, UnknownNameError
 from serkit.labels import EMOTIONS
 
+needs_nemo = pytest.mark.skipif(
+    fx.REAL_DATA_SKIPPABLE and not (fx.SHARED_DATA / "nemo").is_dir(), reason=f"real nEMO not in {fx.SHARED_DATA}"
+)
 needs_real = pytest.mark.skipif(
     fx.REAL_DATA_SKIPPABLE and not (fx.RAVDESS_ROOT.is_dir() and fx.SAVEE_ROOT.is_dir()),
     reason=f"real RAVDESS/SAVEE not in {fx.SHARED_DATA}",
 )
 
-LANGUAGE = {"ravdess": "en", "crema_d": "en", "tess": "en", "savee": "en", "emodb": "de", "emovo": "it", "urdu": "ur", "folders": ""}
+LANGUAGE = {"ravdess": "en", "crema_d": "en", "tess": "en", "savee": "en", "emodb": "de", "emovo": "it", "urdu": "ur",
+            "nemo": "pl", "folders": ""}
 FILES = {
     "ravdess": fx.RAVDESS_FILES,  # the song file is skipped by default
     "crema_d": fx.CREMA_D_FILES,
@@ -28,6 +36,7 @@ FILES = {
     "emovo": fx.EMOVO_FILES,
     "urdu": fx.URDU_FILES,
     "savee": fx.SAVEE_NESTED_FILES,
+    "nemo": fx.NEMO_FILES,
     "folders": list(fx.LABEL_FOLDER_FILES),
 }
 
@@ -77,6 +86,7 @@ def test_every_file_becomes_one_row(scanned, trees, name):
         assert [Path(s.path).name for s in c.skipped] == [Path(fx.RAVDESS_SONG_FILES[0]).name]
     else:
         assert c.skipped == []
+    assert c.recovered == [] and not c.table["recovered"].any()  # every name follows the scheme
 
 
 @pytest.mark.parametrize("name", [n for n in fx.GENERATORS if n != "folders"])
@@ -205,6 +215,39 @@ def test_savee_per_speaker_layout(scanned):
     assert set(c.table["gender"]) == {"male"}
 
 
+def test_nemo_fields_and_data_tsv(scanned):
+    c = scanned["nemo"]
+    assert dict(zip(c.table["label"], c.table["emotion"])) == fx.NEMO_EMOTIONS
+    for r in c.table.to_dict("records"):
+        stem = Path(r["path"]).stem
+        code, label, number = stem.split("_")
+        assert (r["speaker"], r["label"], r["sentence"]) == (f"nemo:{code}", label, number)
+        # padded speaker ids, CRLF line ends and UTF-8 text of data.tsv read as the release writes them
+        assert (r["gender"], r["age"]) == fx.NEMO_SPEAKERS[code]
+        assert r["text"] == fx.nemo_text(stem)
+    assert set(c.table["language"]) == {"pl"}
+
+
+def test_nemo_data_tsv_above_samples_and_optional(tmp_path):
+    root = fx.make_nemo(tmp_path / "with")
+    inner = scan(root / "samples", corpus="nemo")  # data.tsv sits in the folder above samples/
+    assert dict(zip(inner.table["speaker"], inner.table["gender"]))["nemo:KS0"] == "male"
+    assert detect(root / "samples") == "nemo"
+    bare = scan(fx.make_nemo(tmp_path / "without", tsv=False))
+    assert len(bare.table) == len(fx.NEMO_FILES) and bare.skipped == []
+    assert bare.table["gender"].isna().all() and bare.table["text"].isna().all()
+    assert bare.summary()["per_gender"] == {"unknown": len(fx.NEMO_FILES)}
+
+
+def test_nemo_foreign_data_tsv_is_an_error_naming_the_file(tmp_path, capsys):
+    root = fx.make_nemo(tmp_path / "nemo", tsv=False)
+    (root / "data.tsv").write_text("id\tlabel\nx\ty\n")
+    rc = cli.main(["corpus", "scan", str(root)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert str(root / "data.tsv") in err and "speaker_id" in err and "found id, label" in err
+
+
 def test_label_folders(scanned, trees):
     c = scanned["folders"]
     got = {Path(p).relative_to(trees["folders"]).as_posix(): e for p, e in zip(c.table["path"], c.table["emotion"])}
@@ -245,12 +288,17 @@ def test_unparseable_names_reported_non_audio_ignored(tmp_path, name):
     assert detect(root) == name  # one stray file does not change the guess
     c = scan(root)
     reported = {s.path: s.reason for s in c.skipped}
-    assert str(odd) in reported
-    assert "naming scheme" in reported[str(odd)] and name in reported[str(odd)]
-    assert str(odd) not in set(c.table["path"])
+    if name == "tess":  # OAF_angry/ states speaker and emotion: the stray file is taken from its folder
+        assert str(odd) not in reported
+        assert [(r.path, r.taken) for r in c.recovered] == [(str(odd), "speaker OAF and emotion angry from folder OAF_angry")]
+        assert c.table.set_index("path").loc[str(odd), "recovered"]
+    else:
+        assert str(odd) in reported
+        assert "naming scheme" in reported[str(odd)] and name in reported[str(odd)]
+        assert str(odd) not in set(c.table["path"]) and c.recovered == []
     everything = set(reported) | set(c.table["path"])
     assert not any(p.endswith((".txt", ".lab", ".csv")) or "/._" in p for p in everything)
-    assert len(c.table) == len(FILES[name])
+    assert len(c.table) == len(FILES[name]) + (name == "tess")
 
 
 def test_bad_corpus(tmp_path):
@@ -396,3 +444,206 @@ def test_name_spec_forcing_the_wrong_reader():
         load_dataset([f"emodb={fx.SAVEE_ROOT}"], check_audio=False)
     with pytest.raises(UnknownNameError, match="nosuch"):
         load_dataset([f"nosuch={fx.SAVEE_ROOT}"], check_audio=False)
+
+
+@needs_nemo
+def test_real_nemo_scan(capsys):
+    root = fx.SHARED_DATA / "nemo"
+    assert detect(root) == "nemo"
+    rc = cli.main(["corpus", "scan", str(root), "--format", "json"])
+    s = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert (s["corpus"], s["files"], s["speakers"], s["skipped"], s["recovered"]) == ("nemo", 2566, 9, 0, 0)
+    assert s["emotions"] == {"neutral": 450, "happy": 430, "sad": 449, "angry": 429, "fearful": 417, "surprised": 391}
+    # EB0, IC0, KD0 and MK0 are the women of the corpus (data.tsv)
+    female = {"nemo:EB0", "nemo:IC0", "nemo:KD0", "nemo:MK0"}
+    assert s["per_gender"] == {"female": sum(v for k, v in s["per_speaker"].items() if k in female),
+                               "male": sum(v for k, v in s["per_speaker"].items() if k not in female)}
+    assert sum(s["per_speaker"].values()) == 2566 and s["per_speaker"]["nemo:MP0"] == 216
+    row = scan(root).table.set_index("path").loc[str(root / "EB0_anger_1.flac")]
+    assert (row["speaker"], row["gender"], row["age"], row["emotion"], row["sentence"], row["language"]) == (
+        "nemo:EB0", "female", 27, "angry", "1", "pl")
+    assert row["text"] == "Lubię czytać przed snem."
+
+
+# --------------------------------------------------------------------------- misnamed files, recovered from folders
+
+
+def test_tess_misnamed_files_recovered_from_their_folder(tmp_path):
+    root = fx.make_tess_misnamed(tmp_path / "tess")
+    assert detect(root) == "tess"
+    c = scan(root)
+    table = c.table.set_index("path")
+    assert len(c.table) == len(FILES["tess"]) + len(fx.TESS_MISNAMED)
+    taken = {r.path: r.taken for r in c.recovered}
+    assert set(taken) == {str(root / rel) for rel in fx.TESS_MISNAMED}
+    for rel, (speaker, label, emotion, folder) in fx.TESS_MISNAMED.items():
+        row = table.loc[str(root / rel)]
+        assert (row["speaker"], row["label"], row["emotion"], row["gender"], row["age"], row["recovered"]) == (
+            f"tess:{speaker}", label, emotion, "female", 64 if speaker == "OAF" else 26, True)
+        assert pd.isna(row["text"])  # the word is not guessed from a broken name
+        assert taken[str(root / rel)] == f"speaker {speaker} and emotion {emotion} from folder {folder}"
+    assert table["recovered"].sum() == len(fx.TESS_MISNAMED)
+    reasons = {sk.path: sk.reason for sk in c.skipped}
+    assert set(reasons) == {str(root / rel) for rel in fx.TESS_AMBIGUOUS}
+    for rel, fragment in fx.TESS_AMBIGUOUS.items():
+        assert "does not follow the tess naming scheme" in reasons[str(root / rel)]
+        assert fragment in reasons[str(root / rel)]
+    assert "(OAF from OAF_angry, YAF from YAF_angry)" in reasons[str(root / "OAF_angry/YAF_angry/OAF_bakc-angry.wav")]
+    s = c.summary()
+    assert s["recovered"] == len(fx.TESS_MISNAMED) and s["skipped"] == len(fx.TESS_AMBIGUOUS)
+    assert {e["path"]: e["taken"] for e in s["recovered_examples"]} == taken
+
+
+def test_ravdess_speaker_folder_inside_emotion_folder(tmp_path):
+    root = fx.make_ravdess_by_emotion(tmp_path / "ravdess")
+    c = scan(root, corpus="ravdess")
+    table = c.table.set_index("path")
+    assert sorted(table.index) == sorted(str(root / rel) for rel in fx.RAVDESS_BY_EMOTION_FILES + list(fx.RAVDESS_MISNAMED))
+    taken = {r.path: r.taken for r in c.recovered}
+    for rel, (actor, label, emotion, speaker_folder, emotion_folder) in fx.RAVDESS_MISNAMED.items():
+        row = table.loc[str(root / rel)]
+        assert (row["speaker"], row["label"], row["emotion"], row["recovered"]) == (f"ravdess:{actor}", label, emotion, True)
+        assert row["gender"] == ("male" if int(actor) % 2 else "female")
+        assert taken[str(root / rel)] == (f"speaker {actor} from folder {speaker_folder}, "
+                                          f"emotion {emotion} from folder {emotion_folder}")
+    assert not table.loc[[str(root / rel) for rel in fx.RAVDESS_BY_EMOTION_FILES], "recovered"].any()
+    reasons = {sk.path: sk.reason for sk in c.skipped}
+    assert set(reasons) == {str(root / rel) for rel in fx.RAVDESS_AMBIGUOUS}
+    for rel, fragment in fx.RAVDESS_AMBIGUOUS.items():
+        assert fragment in reasons[str(root / rel)], reasons[str(root / rel)]
+    assert "(03 from happy, 04 from sad)" in reasons[str(root / "happy/Actor_03/sad/03-01-03-01-01-1-03.wav")]
+
+
+def test_scan_table_lists_recovered_files(tmp_path, capsys):
+    root = fx.make_tess_misnamed(tmp_path / "tess")
+    rc = cli.main(["corpus", "scan", str(root)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("recovered "))
+    assert lines[at].startswith(f"recovered {len(fx.TESS_MISNAMED)} ")
+    listed = lines[at + 1: at + 1 + len(fx.TESS_MISNAMED)]
+    assert sorted(listed) == sorted(f"  - {root / rel}: speaker {sp} and emotion {emo} from folder {folder}"
+                                    for rel, (sp, _, emo, folder) in fx.TESS_MISNAMED.items())
+    assert lines[at + 1 + len(fx.TESS_MISNAMED)] == f"skipped   {len(fx.TESS_AMBIGUOUS)}"
+    rc = cli.main(["corpus", "scan", str(root), "--format", "csv"])
+    rows = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert rc == 0 and rows["recovered"].sum() == len(fx.TESS_MISNAMED)
+
+
+def test_recovery_never_overrides_a_well_formed_name(tmp_path):
+    # the name says YAF/sad, the folder OAF/angry: the name is the corpus' own record and wins
+    fx.write_clip(tmp_path / "tess" / "OAF_angry" / "YAF_back_sad.wav", sample_rate=fx.TESS_SAMPLE_RATE)
+    [row] = scan(tmp_path / "tess", corpus="tess").table.to_dict("records")
+    assert (row["speaker"], row["emotion"], row["recovered"]) == ("tess:YAF", "sad", False)
+
+
+# --------------------------------------------------------------------------- links, FIFOs, unreadable entries
+
+
+def scan_json(capsys, root: Path, *extra: str) -> tuple[int, dict, str]:
+    rc = cli.main(["corpus", "scan", str(root), "--format", "json", *extra])
+    out, err = capsys.readouterr()
+    return rc, (json.loads(out) if out else {}), err
+
+
+def test_fifo_dangling_links_loops_and_symlinked_folders_through_the_cli(tmp_path, capsys):
+    root = fx.make_link_tree(tmp_path / "corpus")
+    e = {role: str(root / rel) for role, rel in fx.LINK_TREE.items()}
+    rc, s, err = scan_json(capsys, root)
+    assert rc == 0 and err == ""
+    assert s["corpus"] == "ravdess"
+    # the four generated files plus the one reached through the symlinked speaker folder, each once
+    assert s["files"] == len(fx.RAVDESS_FILES) + 1
+    assert s["per_speaker"]["ravdess:05"] == 1
+    reasons = {x["path"]: x["reason"] for x in s["skipped_examples"]}
+    assert reasons == {
+        e["fifo"]: "not a regular file (a FIFO)",
+        e["dangling"]: "broken symbolic link",
+        e["self_loop"]: "symbolic link loop",
+    }
+    assert s["skipped"] == 3
+    table = scan(root).table
+    assert e["linked_speaker"] in set(table["path"])
+    assert not any("back_to_root" in p for p in table["path"])  # the loop back to the root is walked once
+    rc = cli.main(["corpus", "scan", str(root)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == "" and "Traceback" not in out
+    for role, reason in (("fifo", "not a regular file (a FIFO)"), ("dangling", "broken symbolic link")):
+        assert f"  - {e[role]}: {reason}" in out.splitlines()
+
+
+def test_corpus_made_of_symlinked_folders(tmp_path, capsys):
+    real = fx.make_ravdess(tmp_path / "real", song=False)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for actor in sorted({Path(f).parts[0] for f in fx.RAVDESS_FILES}):
+        (linked / actor).symlink_to(real / actor, target_is_directory=True)
+    rc, s, err = scan_json(capsys, linked)
+    assert rc == 0 and err == ""
+    assert (s["corpus"], s["files"], s["skipped"]) == ("ravdess", len(fx.RAVDESS_FILES), 0)
+    assert sorted(scan(linked).table["path"]) == sorted(str(linked / f) for f in fx.RAVDESS_FILES)  # link paths kept
+
+
+def test_only_unreadable_entries_is_a_one_line_error(tmp_path, capsys):
+    root = tmp_path / "corpus" / "Actor_01"
+    root.mkdir(parents=True)
+    (root / "03-01-01-01-01-01-01.wav").symlink_to(tmp_path / "gone.wav")
+    rc = cli.main(["corpus", "scan", str(root.parent)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "no audio files found" in err and "broken symbolic link" in err
+
+
+def test_unreadable_file_skipped_as_permission_denied(tmp_path, capsys, monkeypatch):
+    root = fx.make_ravdess(tmp_path / "corpus", song=False)
+    locked = root / fx.RAVDESS_FILES[0]
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make os.access answer as it would for anyone else
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked else real_access(p, mode, **kw))
+    rc, s, err = scan_json(capsys, root)
+    assert rc == 0 and err == ""
+    assert s["files"] == len(fx.RAVDESS_FILES) - 1
+    assert s["skipped_examples"] == [{"path": str(locked), "reason": "permission denied"}]
+
+
+def test_unlistable_folder_is_reported(tmp_path, capsys, monkeypatch):
+    root = fx.make_ravdess(tmp_path / "corpus", song=False)
+    locked = root / "Actor_02"
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root lists any folder: make scandir answer as it would for anyone else
+        real_scandir = os.scandir
+
+        def scandir(path="."):
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    try:
+        files, problems = walk_files(root, audio.is_audio_name)
+        rc, s, err = scan_json(capsys, root)
+    finally:
+        locked.chmod(0o755)
+    assert problems == [(locked, EntryProblem.FOLDER_PERMISSION.value)]
+    assert all("Actor_02" not in str(f) for f in files) and len(files) == len(fx.RAVDESS_FILES) - 1
+    assert rc == 0 and err == "" and s["files"] == len(fx.RAVDESS_FILES) - 1
+    assert s["skipped_examples"] == [{"path": str(locked), "reason": "folder cannot be listed: permission denied"}]
+
+
+def test_walk_files_accept_and_appledouble(tmp_path):
+    root = fx.make_link_tree(tmp_path / "corpus")
+    (root / "Actor_01" / "._03-01-01-01-01-01-01.wav").write_bytes(b"\x00\x05\x16\x07")
+    os.mkfifo(root / "Actor_01" / "pipe.txt")  # not an audio name: not reported
+    (root / "Actor_00_alias").symlink_to(root / "Actor_24", target_is_directory=True)  # walked before Actor_24
+    files, problems = walk_files(root, audio.is_audio_name)
+    assert not any("Actor_00_alias" in str(f) for f in files)  # a folder reached directly keeps its own path
+    assert root / fx.RAVDESS_FILES[-1] in files
+    names = {p.name for p in files}
+    assert "._03-01-01-01-01-01-01.wav" in names  # the walker itself keeps what `accept` takes
+    assert {p.name for p, _ in problems} == {Path(fx.LINK_TREE[r]).name for r in ("fifo", "dangling", "self_loop")}
+    c = scan(root)
+    assert not any(Path(p).name.startswith("._") for p in list(c.table["path"]) + [sk.path for sk in c.skipped])
+    assert files == sorted(files) and len(files) == len(set(files))

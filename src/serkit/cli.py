@@ -250,8 +250,13 @@ def cmd_corpus_scan(args: argparse.Namespace) -> int:
             "emotions  " + ", ".join(f"{k} {v}" for k, v in s["emotions"].items()),
             "genders   " + ", ".join(f"{k} {v}" for k, v in s["per_gender"].items()),
             "per speaker " + ", ".join(f"{k} {v}" for k, v in s["per_speaker"].items()),
-            f"skipped   {s['skipped']}",
+            f"recovered {s['recovered']}" + (" (names break the scheme; speaker and emotion from their folders)"
+                                             if s["recovered"] else ""),
         ]
+        lines += [f"  - {x['path']}: {x['taken']}" for x in s["recovered_examples"]]
+        if s["recovered"] > len(s["recovered_examples"]):
+            lines.append(f"  ... and {s['recovered'] - len(s['recovered_examples'])} more (use --format json)")
+        lines.append(f"skipped   {s['skipped']}")
         lines += [f"  - {x['path']}: {x['reason']}" for x in s["skipped_examples"]]
         if s["skipped"] > len(s["skipped_examples"]):
             lines.append(f"  ... and {s['skipped'] - len(s['skipped_examples'])} more (use --format json)")

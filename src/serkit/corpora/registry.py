@@ -10,7 +10,7 @@ import pandas as pd
 
 from serkit.corpora.base import Corpus, CorpusReader, list_audio_files
 from serkit.corpora.manifest import read_manifest
-from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Ravdess, Savee, Tess, Urdu
+from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Nemo, Ravdess, Savee, Tess, Urdu
 from serkit.errors import CorpusError, DataError, UnknownNameError
 from serkit.labels import resolve_label_set
 
@@ -22,6 +22,7 @@ READERS: dict[str, Callable[[], CorpusReader]] = {
     "emodb": EmoDb,
     "emovo": Emovo,
     "urdu": Urdu,
+    "nemo": Nemo,
     "folders": LabelFolders,
 }
 CORPUS_NAMES: tuple[str, ...] = tuple(READERS) + ("manifest",)
@@ -40,9 +41,13 @@ def detect(root: str | Path) -> str:
     root = Path(root)
     if root.is_file() and root.suffix.lower() == ".csv":
         return "manifest"
-    files = list_audio_files(root)
+    files, unreadable = list_audio_files(root)
     if not files:
-        raise CorpusError(f"{root}: no audio files found (looked for .wav .flac .ogg .aiff .mp3)")
+        why = ""
+        if unreadable:
+            first = unreadable[0]
+            why = f"; {len(unreadable)} audio-named entries cannot be read, e.g. {first.path}: {first.reason}"
+        raise CorpusError(f"{root}: no audio files found (looked for .wav .flac .ogg .aiff .mp3){why}")
     sample = files if len(files) <= 400 else files[:: max(1, len(files) // 400)]
     best, best_share = "", 0.0
     for name, factory in READERS.items():
