@@ -28,17 +28,20 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
-## Retrain the bundled default model on ../shared/data (see README "Default model").
+## Retrain the bundled default model on ../shared/data (see README "Default model"), with its ONNX files.
 DATA ?= ../shared/data
+DEFAULT_RECIPE ?= --model 'logreg[C=0.001]' --features 'whisper_encoder[states=1-2,pooling=mean]' --normalize corpus
 default-model: $(VENV)/.installed
-	$(BIN)/serkit train --data $(DATA)/ravdess --data $(DATA)/savee --model logreg \
-		--features whisper_encoder --output src/serkit/default_model
+	$(BIN)/serkit train --data $(DATA)/ravdess --data $(DATA)/savee --data $(DATA)/nemo $(DEFAULT_RECIPE) \
+		--output src/serkit/default_model
+	$(BIN)/serkit export src/serkit/default_model
 
 ## Speed, memory and accuracy figures quoted in the README (minutes to an hour; not tests).
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/predict.py --hour
 	$(BIN)/python benchmarks/results.py
+	$(BIN)/python benchmarks/generalisation.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

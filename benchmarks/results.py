@@ -59,57 +59,51 @@ def main() -> None:
     args = ap.parse_args()
 
     from serkit.evaluation import evaluate
+    from serkit.experiment import ExperimentConfig, RunOptions
+    from serkit.reports import summary_row
 
     data = Path(args.data)
     only = {x for x in args.only.split(",") if x}
     rows = [r for r in ROWS if not only or r[0] in only or row_key(*r) in only or row_key(*r[:2], False) in only]
+    run = RunOptions(progress=False)
     table = []
+
+    def record(name: str, cfg: ExperimentConfig, out: Path) -> dict:
+        t0 = time.perf_counter()
+        r = evaluate(cfg, run=run, output=out)
+        row = {"data": name, **summary_row(r, next(iter(r.results.values()))), "wall": time.perf_counter() - t0}
+        table.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
     for ds in args.datasets.split(","):
         specs = [str(data / part) for part in ds.split("+")]
         best = None
         for model, feats, norm in rows:
             out = Path(args.out) / ds / (f"{model}__{feats}" + ("__speaker-norm" if norm else ""))
-            t0 = time.perf_counter()
-            r = evaluate(specs, models=[model], features=feats, speaker_norm=norm, output=out, progress=False)
-            m = r.results[model].metrics
-            row = {"data": ds, "model": model, "features": feats, "protocol": r.protocol_label,
-                   "ua": m["ua"]["mean"], "ua_std": m["ua"]["std"], "wa": m["wa"]["mean"], "wa_std": m["wa"]["std"],
-                   "f1": m["macro_f1"]["mean"], "f1_std": m["macro_f1"]["std"],
-                   "s_per_fold": m["seconds_per_fold"], "wall": time.perf_counter() - t0}
-            table.append(row)
-            print(json.dumps(row), flush=True)
+            cfg = ExperimentConfig(data=specs, models=model, features=feats, normalize="speaker" if norm else "none")
+            row = record(ds, cfg, out)
             if not norm and (best is None or row["ua"] > best["ua"]):
                 best = row
         if best is not None and not args.no_random:
             out = Path(args.out) / ds / f"{best['model']}__{best['features']}__random"
-            r = evaluate(specs, models=[best["model"]], features=best["features"], protocol="random", output=out,
-                         progress=False)
-            m = r.results[best["model"]].metrics
-            row = {**best, "protocol": r.protocol_label, "ua": m["ua"]["mean"], "ua_std": m["ua"]["std"],
-                   "wa": m["wa"]["mean"], "wa_std": m["wa"]["std"], "f1": m["macro_f1"]["mean"],
-                   "f1_std": m["macro_f1"]["std"], "s_per_fold": m["seconds_per_fold"]}
-            table.append(row)
-            print(json.dumps(row), flush=True)
+            record(ds, ExperimentConfig(data=specs, models=best["model"], features=best["features"],
+                                        protocol="random"), out)
 
     for pair in [p for p in args.cross.split(",") if p]:
         train_on, test_on = pair.split(">")
         for norm in (False, True):
             out = Path(args.out) / f"{train_on}-to-{test_on}" / ("logreg__whisper_encoder" + ("__speaker-norm" if norm else ""))
-            r = evaluate([str(data / train_on)], test_data=[str(data / test_on)], protocol="cross", models=["logreg"],
-                         features="whisper_encoder", speaker_norm=norm, output=out, progress=False)
-            m = r.results["logreg"].metrics
-            row = {"data": f"{train_on} → {test_on}", "model": "logreg", "features": "whisper_encoder",
-                   "protocol": r.protocol_label, "ua": m["ua"]["mean"], "ua_std": 0.0, "wa": m["wa"]["mean"],
-                   "wa_std": 0.0, "f1": m["macro_f1"]["mean"], "f1_std": 0.0, "s_per_fold": m["seconds_per_fold"]}
-            table.append(row)
-            print(json.dumps(row), flush=True)
+            record(f"{train_on} → {test_on}", ExperimentConfig(
+                data=[str(data / train_on)], test_data=[str(data / test_on)], protocol="cross", models="logreg",
+                features="whisper_encoder", normalize="speaker" if norm else "none"), out)
 
     print("\n| data | model | features | protocol | UA | WA | macro-F1 | s/fold |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in table:
-        print(f"| {r['data']} | {r['model']} | {r['features']} | {r['protocol']} | "
+        print(f"| {r['data']} | {r['model']} | {r['features']} | {r['protocol_label']} | "
               f"{r['ua']:.1%} ± {r['ua_std']:.1%} | {r['wa']:.1%} ± {r['wa_std']:.1%} | "
-              f"{r['f1']:.1%} ± {r['f1_std']:.1%} | {r['s_per_fold']:.1f} |")
+              f"{r['macro_f1']:.1%} ± {r['macro_f1_std']:.1%} | {r['seconds_per_fold']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ import pytest
 
 import fixtures as fx
 from serkit import cli
-from serkit.bundle import SKOPS_ALLOWED, load_bundle
+from serkit.bundle import load_bundle
 from serkit.errors import BundleError
+from serkit.evaluation import evaluation_config
 from serkit.features import FEATURE_VERSION
 from serkit.inference import Predictor
+from serkit.models.families import SKOPS_ALLOWED
 from serkit.training import train
 
 ACTORS = (1, 2, 3, 4)
@@ -41,8 +43,9 @@ def bundles(tmp_path_factory, shared_data) -> dict[str, Path]:
     cache = base / "cache"  # module scope: the per-test cache fixture does not reach here
     out = {}
     for model in ("logreg", "mlp"):
-        out[model] = train(str(data), model=model, output=base / model, epochs=2, jobs=1, workers=1,
-                           cache_dir=cache, progress=False)
+        config, run = evaluation_config(data=[str(data)], models=model, epochs=2, jobs=1, workers=1,
+                                        cache_dir=str(cache), progress=False)
+        out[model] = train(config, base / model, run=run)
     torch.set_num_threads(threads)
     return out
 
@@ -64,11 +67,12 @@ def test_training_writes_a_complete_bundle(bundles, model, weights, other):
     assert other not in names
     assert (b / weights).stat().st_size > 0
     config = json.loads((b / "config.json").read_text())
-    assert config["model"] == model
+    assert config["format"] == 2
+    assert [m["name"] for m in config["experiment"]["models"]] == [model]
     assert config["feature_version"] == FEATURE_VERSION
     assert config["corpora"] == ["ravdess"]
     assert config["n_files"] == len(ACTORS) * len(EMOTIONS) * 3
-    assert [f["name"] for f in config["features"]] == ["spectral_stats"]
+    assert [f["name"] for f in config["experiment"]["features"]] == ["spectral_stats"]
     assert json.loads((b / "labels.json").read_text()) == LABELS
     metrics = json.loads((b / "metrics.json").read_text())
     assert metrics["protocol"] == "speaker"
@@ -163,9 +167,10 @@ def test_onnx_export_predicts_like_the_native_model(bundles, tmp_path, capsys, m
     assert cli.main(["export", str(b), "--format", "onnx"]) == 0
     assert "ONNX model written to" in capsys.readouterr().out
     assert (b / "model.onnx").stat().st_size > 0
-    native = Predictor.load(b)
+    native = Predictor.load(b, backend="native")  # "auto" now picks the ONNX files once exported
     onnx = Predictor.load(b, backend="onnx")
     assert onnx._onnx is not None and native._onnx is None
+    assert Predictor.load(b)._onnx is not None
     for clip in UNSEEN:
         a, o = native.predict_file(clip), onnx.predict_file(clip)
         assert o.label == a.label

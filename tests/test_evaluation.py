@@ -12,12 +12,18 @@ import fixtures as fx
 import serkit.evaluation as ev
 from serkit.augment import apply_augmentations
 from serkit.errors import ConfigError, DataError, UnknownNameError
-from serkit.evaluation import PROTOCOL_LABELS, Protocol, evaluate, make_folds
+from serkit.evaluation import PROTOCOL_LABELS, Protocol, evaluation_config, make_folds
 from serkit.features import Variant, extract_features
 from serkit.metrics import compute_metrics
 from serkit.models import MODELS
 
 EMOTIONS = ("happy", "sad", "angry")
+
+
+def evaluate(data, *, output=None, **options):
+    """`evaluation.evaluate` with the options as keywords: the config (validated here) and the run split apart."""
+    config, run = evaluation_config(data=data, **options)
+    return ev.evaluate(config, run=run, output=output)
 
 
 # --------------------------------------------------------------------------- metrics by hand
@@ -156,7 +162,7 @@ def test_cnn_mfcc_with_a_vector_feature_is_a_config_error(tmp_path):
 def test_unknown_protocol_names_the_valid_choices(tmp_path):
     with pytest.raises(UnknownNameError) as err:
         evaluate(str(tmp_path), protocol="loso", progress=False)
-    assert all(p in str(err.value) for p in ("speaker", "random", "cross"))
+    assert all(p in str(err.value) for p in ("speaker", "random", "cross", "corpus"))
 
 
 # --------------------------------------------------------------------------- augmentation hygiene
@@ -177,7 +183,7 @@ def test_augmented_copies_only_of_training_files_and_test_rows_untouched(tmp_pat
     csv_path = fx.make_speaker_manifest(tmp_path, speakers=4, per_class=2)  # 24 files, leave-one-speaker-out
     calls = []
 
-    def recorder(model_name, params, X_train, y_train, groups, X_test, seed, origin=None):
+    def recorder(model_name, params, X_train, y_train, groups, origin, X_test, seed):
         calls.append((X_train.copy(), np.asarray(y_train), np.asarray(groups), X_test.copy()))
         classes = sorted(set(y_train))
         return classes, np.full((len(X_test), len(classes)), 1 / len(classes)), 0.0, None
@@ -212,7 +218,7 @@ def test_augmented_copies_only_of_training_files_and_test_rows_untouched(tmp_pat
         assert not any(g.endswith(":" + next(iter(test_speakers))) for g in groups)  # validation speakers too
         all_tested += test_files
     assert sorted(all_tested) == sorted(paths)
-    assert result.config.augment == "noise" and result.config.augment_copies == 1
+    assert result.config.augment == ("noise",) and result.config.augment_copies == 1
 
 
 # --------------------------------------------------------------------------- reports
@@ -236,7 +242,7 @@ def test_reports_of_two_models(tmp_path):
         assert report.loc[report["class"] == "macro avg", "support"].item() == 27
         assert (folder / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         pred = pd.read_csv(folder / "predictions.csv")
-        assert pred.columns.tolist() == ["path", "speaker", "fold", "true", "predicted", *[f"p_{c}" for c in labels]]
+        assert pred.columns.tolist() == ["path", "speaker", "corpus", "fold", "true", "predicted", *[f"p_{c}" for c in labels]]
         assert len(pred) == 27 and pred["path"].is_unique
         np.testing.assert_allclose(pred[[f"p_{c}" for c in labels]].sum(axis=1), 1.0, atol=1e-5)
         assert set(pred["predicted"]) <= set(labels)
@@ -248,12 +254,12 @@ def test_reports_of_two_models(tmp_path):
     assert (sel["best"] == "*").sum() == 1
     best = sel.loc[sel["best"] == "*", "model"].item()
     assert best == result.best
-    assert sel.loc[sel["best"] == "*", "ua_mean"].item() == sel["ua_mean"].max()
+    assert sel.loc[sel["best"] == "*", "ua"].item() == sel["ua"].max()
 
 
 def test_random_protocol_report_is_labelled_optimistic(tmp_path):
     csv_path = fx.make_speaker_manifest(tmp_path / "data", speakers=2, per_class=3)
-    result = evaluate(str(csv_path), protocol="random", n_folds=3, output=tmp_path / "r", workers=1, jobs=1,
+    result = evaluate(str(csv_path), protocol="random", folds=3, output=tmp_path / "r", workers=1, jobs=1,
                       progress=False)
     assert result.protocol_label == "speaker-dependent (optimistic)"
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())

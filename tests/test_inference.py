@@ -280,8 +280,11 @@ def test_a_corrupt_bundle_raises_bundle_error(tmp_path):
     (bundle / "config.json").write_text("{ this is not json")
     with pytest.raises(BundleError, match="config.json"):
         Predictor.load(bundle)
-    (bundle / "config.json").write_text(json.dumps({"model": "logreg"}))  # valid JSON, missing fields
+    (bundle / "config.json").write_text(json.dumps({"format": 2, "model": "logreg"}))  # valid JSON, missing fields
     with pytest.raises(BundleError, match="config.json"):
+        Predictor.load(bundle)
+    (bundle / "config.json").write_text(json.dumps({"model": "logreg"}))  # no format: written by serkit 0.1
+    with pytest.raises(BundleError, match="bundle format 1"):
         Predictor.load(bundle)
     (bundle / "config.json").unlink()
     with pytest.raises(BundleError, match="config.json missing"):

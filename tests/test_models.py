@@ -63,9 +63,10 @@ def test_count_parameters_counts_batchnorm_running_stats_only_for_batchnorm_mode
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_fits_and_predicts_probabilities(name):
     spec = get_model_spec(name)
+    assert spec.family.name in ("sklearn", "torch")
     # LightGBM needs 20 examples per leaf by default: 30 per class lets it split
-    X, y = separable(INPUT_SHAPES[spec.input], n_per_class=30 if spec.family == "sklearn" else 8)
-    params = {"epochs": 2} if spec.family == "torch" else {}
+    X, y = separable(INPUT_SHAPES[spec.input], n_per_class=30 if spec.family.name == "sklearn" else 8)
+    params = {"epochs": 2} if spec.family.name == "torch" else {}
     model = build_model(name, random_state=0, **params)
     fitted = model.fit(X, y)
     assert fitted is model
@@ -76,7 +77,7 @@ def test_every_model_fits_and_predicts_probabilities(name):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     pred = model.predict(X)
     assert set(pred) <= set(CLASSES)
-    if spec.family == "sklearn":  # fully trained: a separable problem is learned
+    if spec.family.name == "sklearn":  # fully trained: a separable problem is learned
         assert np.mean(pred == y) >= 0.9
 
 

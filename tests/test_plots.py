@@ -66,13 +66,14 @@ def test_plot_audio_of_a_real_clip(capsys, tmp_path, shared_data):
 
 @pytest.fixture(scope="module")
 def evaluation_folder(tmp_path_factory) -> Path:
-    from serkit.evaluation import evaluate
+    from serkit.evaluation import evaluate, evaluation_config
 
     root = tmp_path_factory.mktemp("eval")
     csv_path = fx.make_speaker_manifest(root / "data", speakers=4, per_class=1)
     out = root / "report"
-    evaluate(str(csv_path), models="logreg", features="spectral_stats", jobs=1, workers=1, progress=False,
-             output=out, cache_dir=root / "cache")
+    config, run_options = evaluation_config(data=[str(csv_path)], models="logreg", features="spectral_stats",
+                                            jobs=1, workers=1, progress=False, cache_dir=str(root / "cache"))
+    evaluate(config, run=run_options, output=out)
     return out
 
 

@@ -21,10 +21,12 @@ def test_train_refuses_a_folder_that_merely_has_a_config_json(tmp_path):
     (out / "config.json").write_text(json.dumps({"name": "my app"}))
     (out / "thesis.tex").write_text("precious")
     manifest = fx.make_speaker_manifest(tmp_path / "data", speakers=2, per_class=2)
+    from serkit.evaluation import evaluation_config
     from serkit.training import train
 
+    config, run = evaluation_config(data=[str(manifest)], models="logreg", progress=False, jobs=1)
     with pytest.raises(BundleError, match="not a serkit bundle"):
-        train([str(manifest)], model="logreg", output=out, evaluate=False, progress=False, jobs=1)
+        train(config, out, run=run, evaluate=False)
     assert (out / "thesis.tex").read_text() == "precious"
 
 

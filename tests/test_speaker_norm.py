@@ -8,7 +8,8 @@ import pytest
 
 import fixtures as fx
 from serkit.errors import SerkitError
-from serkit.evaluation import apply_speaker_stats, evaluate, speaker_stats
+from serkit.evaluation import evaluate, evaluation_config
+from serkit.normalization import apply_groups, by_group
 
 
 def test_each_speaker_is_normalised_with_its_own_statistics_only():
@@ -16,7 +17,7 @@ def test_each_speaker_is_normalised_with_its_own_statistics_only():
     speakers = np.array(["a"] * 5 + ["b"] * 5)
     values = rng.standard_normal((10, 3)).astype(np.float32)
     values[5:] += 100.0  # speaker b is far away: must not leak into a's statistics
-    out = apply_speaker_stats(values, speakers, speaker_stats(values, speakers))
+    out = apply_groups(values, speakers, by_group(values, speakers))
     for s in ("a", "b"):
         k = speakers == s
         np.testing.assert_allclose(out[k].mean(axis=0), 0.0, atol=1e-4)
@@ -26,16 +27,16 @@ def test_each_speaker_is_normalised_with_its_own_statistics_only():
 
 def test_evaluation_is_labelled_and_bundle_needs_a_batch(tmp_path):
     manifest = fx.make_speaker_manifest(tmp_path / "data", speakers=4, per_class=4)
-    r = evaluate([str(manifest)], models=["logreg"], features="spectral_stats", speaker_norm=True, jobs=1,
-                 progress=False, output=tmp_path / "eval")
+    config, run = evaluation_config(data=[str(manifest)], models=["logreg"], features="spectral_stats",
+                                    normalize="speaker", jobs=1, progress=False)
+    r = evaluate(config, run=run, output=tmp_path / "eval")
     assert r.protocol_label == "speaker-independent + per-speaker normalisation"
     assert "per-speaker normalisation" in (tmp_path / "eval" / "metrics.json").read_text()
 
     from serkit.inference import MIN_SPEAKER_FILES, Predictor
     from serkit.training import train
 
-    bundle = train([str(manifest)], model="logreg", features="spectral_stats", speaker_norm=True, evaluate=False,
-                   output=tmp_path / "bundle", progress=False, jobs=1)
+    bundle = train(config, tmp_path / "bundle", run=run, evaluate=False)
     p = Predictor.load(bundle)
     files = sorted(str(f) for f in (tmp_path / "data").rglob("*.wav"))
     with pytest.raises(SerkitError, match="per speaker"):

@@ -40,7 +40,8 @@ def parse_augmentations(spec: str | None) -> list[Augmentation]:
     return out
 
 
-def _rng(signal: np.ndarray, spec: str, seed: int, copy: int) -> np.random.Generator:
+def rng_for(signal: np.ndarray, spec: str, seed: int, copy: int) -> np.random.Generator:
+    """The random stream of one augmented copy: reproducible from (audio, augmentations, seed, copy)."""
     digest = hashlib.sha256(signal[:4096].tobytes() + f"{spec}|{seed}|{copy}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
@@ -67,7 +68,7 @@ def pitch_shift(signal: np.ndarray, rng: np.random.Generator, semitones: float =
 
 def apply_augmentations(signal: np.ndarray, spec: str, *, seed: int = 0, copy: int = 0) -> np.ndarray:
     """Apply every listed audio augmentation, in order, with random strengths."""
-    rng = _rng(signal, spec, seed, copy)
+    rng = rng_for(signal, spec, seed, copy)
     out = signal
     for aug in parse_augmentations(spec):
         if aug is Augmentation.NOISE:

@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from serkit import __version__
+    from serkit.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="serkit", formatter_class=_Formatter,

@@ -34,13 +34,13 @@ def card_evaluations(config: ExperimentConfig) -> list[ExperimentConfig]:
 def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
           evaluate: bool = True) -> Path:
     """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle."""
-    import serkit
     from serkit import normalization as nz
     from serkit.evaluation import FeatureTable, load_table
     from serkit.evaluation import evaluate as run_evaluation
     from serkit.features import FEATURE_VERSION
     from serkit.models import build_model, get_model_spec
     from serkit.reports import bundle_metrics, model_card, write_reports
+    from serkit.version import __version__
 
     run = run or RunOptions()
     output = Path(output)
@@ -81,7 +81,7 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
         model_params=spec.family.saved_params(estimator),
         corpora=corpora,
         n_files=int(len(used)),
-        serkit_version=serkit.__version__,
+        serkit_version=__version__,
         feature_version=FEATURE_VERSION,
     )
     evaluations = [bundle_metrics(r, r.results[str(model)]) for r in results]

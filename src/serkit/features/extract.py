@@ -72,7 +72,8 @@ def _extractor(name: str, config_items: tuple) -> FeatureExtractor:
 
 
 def _spec(ex: FeatureExtractor) -> tuple[str, tuple]:
-    return ex.name, tuple(sorted(ex.config_dict().items()))
+    """A hashable (name, config) that worker processes rebuild the extractor from (lists become tuples)."""
+    return ex.name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ex.config_dict().items()))
 
 
 def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tuple]]) -> dict[str, np.ndarray]:
@@ -85,7 +86,7 @@ def _compute_with(path: str, variant: Variant | None, extractors: Sequence[Featu
     signal = audio.load(path)
     if variant is None:
         return {ex.name: ex.extract(signal) for ex in extractors}
-    from serkit.augment import Augmentation, _rng, apply_augmentations, parse_augmentations, spec_augment
+    from serkit.augment import Augmentation, apply_augmentations, parse_augmentations, rng_for, spec_augment
     from serkit.features.base import FeatureKind
 
     signal = apply_augmentations(signal, variant.augment, seed=variant.seed, copy=variant.copy)
@@ -95,7 +96,7 @@ def _compute_with(path: str, variant: Variant | None, extractors: Sequence[Featu
         name = ex.name
         value = ex.extract(signal)
         if masked and ex.kind is FeatureKind.MATRIX:
-            value = spec_augment(value, _rng(signal, variant.augment, variant.seed, variant.copy))
+            value = spec_augment(value, rng_for(signal, variant.augment, variant.seed, variant.copy))
         out[name] = value
     return out
 

@@ -22,15 +22,36 @@ def _window(n_fft: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
+    f = np.asarray(f, dtype=np.float64)
+    mels = f / (200.0 / 3)
+    log = f >= 1000.0
+    return np.where(log, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mels)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
 @lru_cache(maxsize=16)
 def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
-    import warnings
-
-    from librosa.filters import mel
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # empty high/low bands at small n_fft are harmless
-        return mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
+    """Slaney-normalised triangular mel filters (n_mels, 1 + n_fft // 2), float32: the filters of
+    librosa.filters.mel (and of OpenAI's Whisper front end), in numpy, so no prediction path imports
+    librosa (1.5 s of start-up)."""
+    fmax = sr / 2.0 if fmax is None else fmax
+    fft_freqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    out = weights.astype(np.float32)
+    out.setflags(write=False)  # shared by the cache
+    return out
 
 
 @lru_cache(maxsize=8)

@@ -16,9 +16,9 @@ N_MELS = 80
 @functools.lru_cache(maxsize=4)
 def _mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     """Slaney mel filterbank identical to the one OpenAI ships (mel_filters.npz)."""
-    import librosa
+    from serkit.features.spectral import mel_filterbank
 
-    fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float64)
+    fb = mel_filterbank(SAMPLE_RATE, N_FFT, n_mels).astype(np.float64)
     fb.setflags(write=False)  # shared by the cache
     return fb
 

@@ -8,10 +8,7 @@ import sys
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    recalls = [np.mean(y_pred[y_true == k] == k) for k in range(n_classes) if np.any(y_true == k)]
-    return float(np.mean(recalls)) if recalls else 0.0
+from serkit.metrics import unweighted_accuracy
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -139,7 +136,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 model.eval()
                 with torch.inference_mode():
                     pred = model(Xv_t).argmax(1).numpy()
-                score = _balanced_accuracy(yv, pred, n_classes)
+                score = unweighted_accuracy(yv, pred)
                 record["val_ua"] = score
                 sched.step(score)
                 if score > best_score + 1e-4:

@@ -1,0 +1,3 @@
+"""serkit's version: one place, importable from every layer."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,125 @@
+"""The layer contract: apps -> pipelines -> bundle/models/features/corpora -> audio/errors/io.
+
+Walks every import statement in src/serkit (those inside functions too, where a cycle can hide),
+so the picture in README "Layout" stays true.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "serkit"
+
+# Lowest first. A module may import its own layer or a lower one, never a higher one.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("base", {"serkit.errors", "serkit.io", "serkit.version", "serkit.audio", "serkit.labels", "serkit.metrics", "serkit.parallel",
+              "serkit.onnx_runtime", "serkit.normalization"}),
+    ("domain", {"serkit.experiment", "serkit.corpora", "serkit.features", "serkit.models", "serkit.augment",
+                "serkit.segment", "serkit.bundle", "serkit.plots"}),
+    ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports"}),
+    ("apps", {"serkit.cli", "serkit.server", "serkit"}),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> int:
+    best, level = -1, None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best:
+                best, level = len(p), i
+    assert level is not None, f"{module} is in no layer: add it to LAYERS (and to README Layout)"
+    return level
+
+
+def imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """(imported serkit module, names taken from it, line) for every import outside `if TYPE_CHECKING:`."""
+    tree = ast.parse(path.read_text())
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for n in ast.walk(node)}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            out += [(a.name, [], node.lineno) for a in node.names if a.name.startswith("serkit")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("serkit") and not node.level:
+            out.append((node.module, [a.name for a in node.names], node.lineno))
+    return out
+
+
+MODULES = {module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def resolve(module: str, names: list[str]) -> list[str]:
+    """`from serkit.features import whisper` imports the submodule serkit.features.whisper."""
+    subs = [f"{module}.{n}" for n in names if f"{module}.{n}" in MODULES]
+    return subs or [module]
+
+
+def test_every_import_points_down_or_sideways():
+    wrong = []
+    for mod, path in MODULES.items():
+        if mod == "serkit":
+            continue  # the package's lazy __getattr__ re-exports the pipelines
+        for target, names, line in imports(path):
+            for t in resolve(target, names):
+                if layer_of(t) > layer_of(mod):
+                    wrong.append(f"{path.relative_to(SRC.parent)}:{line}: {mod} ({LAYERS[layer_of(mod)][0]}) imports "
+                                 f"{t} ({LAYERS[layer_of(t)][0]})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_private_name_is_imported_from_another_module():
+    wrong = []
+    for mod, path in MODULES.items():
+        for target, names, line in imports(path):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if private and target != mod:
+                wrong.append(f"{path.relative_to(SRC.parent)}:{line}: {', '.join(private)} from {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles_even_through_imports_inside_functions():
+    graph = {mod: set() for mod in MODULES}
+    for mod, path in MODULES.items():
+        for target, names, _ in imports(path):
+            for t in resolve(target, names):
+                if t in MODULES and t != mod and not mod.startswith(t + "."):
+                    graph[mod].add(t)  # a submodule importing its own package's __init__ is not a cycle
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycle = stack[stack.index(n):] + [n]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_the_contract_catches_an_upward_import(tmp_path):
+    """The check can fail: an audio-layer module importing the CLI is reported."""
+    assert layer_of("serkit.cli") > layer_of("serkit.audio")
+    assert layer_of("serkit.features.whisper") == layer_of("serkit.bundle")
+    assert layer_of("serkit.server.app") == layer_of("serkit.cli")
