@@ -3,6 +3,9 @@
     python benchmarks/predict.py [--model BUNDLE] [--data ../shared/data] [--clips 60] [--folder 400] [--hour]
 
 Prints, in one run:
+  0. cold start: wall time of `serkit predict one.wav` in a fresh process, the way it ran before (native:
+     torch encoder, scikit-learn classifier) and now (the bundled ONNX files), their ratio, and how long
+     `serkit serve` takes from launch until /api/health answers;
   1. warm end-to-end latency of one 3 s clip on one core (decode + features + model),
      p50/p95, with each stage's share, for the native classifier and for ONNX;
   2. folder throughput (files/s) with one worker per core;
@@ -90,24 +93,22 @@ def main() -> None:
     ap.add_argument("--hour", action="store_true", help="also measure a one-hour recording (takes minutes)")
     args = ap.parse_args()
 
+    cold_start(args.model)
+
     import torch
 
     torch.set_num_threads(1)
-    from serkit.export import export_onnx
     from serkit.inference import Predictor
 
-    predictor = Predictor.load(args.model)
-    print(f"model: {predictor.config.model} on {'+'.join(f['name'] for f in predictor.config.features)} "
+    predictor = Predictor.load(args.model, backend="native")
+    print(f"model: {predictor.config.model} on {predictor.config.experiment.feature_spec()} "
           f"({predictor.bundle.path})")
     clips = three_second_clips(Path(args.data), args.clips)
     latency(predictor, clips, "native")
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_file, diff = export_onnx(predictor.bundle.path, output=Path(tmp) / "model.onnx")
-        predictor.use_onnx(onnx_file)
-        latency(predictor, clips, "onnx")
-        print(f"[onnx] classifier and Whisper encoder in onnxruntime; max |p_onnx - p_native| on the export "
-              f"check batch: {diff:.1e}")
-    predictor = Predictor.load(args.model)  # back to the native path for the throughput test
+    if (predictor.bundle.path / "onnx.json").is_file():
+        latency(Predictor.load(args.model, backend="onnx"), clips, "onnx")
+        print("[onnx] classifier and Whisper encoder in onnxruntime (the bundle's exported files)")
+    predictor = Predictor.load(args.model, backend="native")  # the native path for the throughput test
 
     from serkit.corpora import load_dataset
 
@@ -124,6 +125,47 @@ def main() -> None:
 
     if args.hour:
         hour(data, args.model)
+
+
+def cold_start(model: str | None, runs: int = 5) -> None:
+    """Median wall time of a whole `serkit predict` process on one clip, native vs the default backend."""
+    import shutil
+    import socket
+    import urllib.request
+
+    clip = str(Path(__file__).resolve().parents[1] / "examples" / "03-01-05-02-01-01-05.flac")
+    serkit = shutil.which("serkit") or str(Path(sys.executable).parent / "serkit")
+    base = [serkit, "predict", clip, "--quiet"] + (["--model", model] if model else [])
+    times = {}
+    for name, extra in (("before (native: torch + scikit-learn)", ["--backend", "native"]),
+                        ("now (default: ONNX files, no torch)", [])):
+        walls = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(base + extra, check=True, capture_output=True)
+            walls.append(time.perf_counter() - t0)
+        times[name] = float(np.median(walls))
+        print(f"cold start, one 4 s file, {name}: {times[name]:.2f} s (median of {runs} processes)")
+    before, now = times.values()
+    print(f"cold start ratio now/before: {now / before:.2f} ({before / now:.1f}x faster)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    t0 = time.perf_counter()
+    server = subprocess.Popen([serkit, "serve", "--port", str(port)] + (["--model", model] if model else []),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < 60:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.02)
+        print(f"server start-up: /api/health answered {time.perf_counter() - t0:.2f} s after launch")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def hour(data: Path, model: str | None) -> None:
@@ -147,7 +189,7 @@ def hour(data: Path, model: str | None) -> None:
                 total += len(s) + len(gap)
                 i += 1
         code = (
-            "import resource, sys, time, torch; torch.set_num_threads(1)\n"
+            "import resource, sys, time\n"
             "from serkit.inference import Predictor\n"
             f"p = Predictor.load({model!r})\n"
             "t = time.perf_counter(); r = p.predict_file(sys.argv[1]); t = time.perf_counter() - t\n"
