@@ -72,6 +72,10 @@ def load_for_serving(model_path: str | Path | None) -> Any:
         predictor.predict_signal(warm_up_signal(), name="<warm-up>", segment=False)
     except SerkitError as exc:
         raise BundleError(f"{model_path or 'default model'}: loads, but cannot predict: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure here means: do not start serving this model
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise BundleError(f"{model_path or 'default model'}: loads, but cannot predict: "
+                          f"{type(exc).__name__}{': ' + detail if detail else ''}") from None
     return predictor
 
 
