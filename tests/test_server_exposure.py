@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from serkit import cli
 from serkit.errors import BundleError, SerkitError
 from serkit.server import ServerSettings, create_app
-from test_server import FakePredictor, _install_fake_inference, assert_error, wav_bytes
+from test_server import FakePredictor, assert_error, wav_bytes
 from test_server_limits import asgi_call, multipart
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
@@ -121,10 +121,12 @@ def test_model_card_shows_the_folder_name_not_the_server_path(tmp_path: Path) ->
 
 
 def test_model_that_cannot_load_is_named_without_its_path(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
-    def load(path=None):
+    import serkit.inference
+
+    def load(cls, path=None, **kwargs):
         raise BundleError(f"{path}: not a serkit model bundle")
 
-    _install_fake_inference(monkeypatch, load)
+    monkeypatch.setattr(serkit.inference.Predictor, "load", classmethod(load))
     with TestClient(create_app(model_path="/srv/secret-place/my-model")) as c:
         message = assert_error(c.get("/api/health"), 503)
     assert "my-model" in message and "secret-place" not in message

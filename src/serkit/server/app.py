@@ -75,7 +75,6 @@ def create_app(
     app.state.predictor_holder = holder
     app.state.settings = settings
     app.state.admission = admission
-    app.state.max_upload_bytes = limit_bytes
 
     # add_middleware puts each new one outside the previous: added innermost first.
     app.add_middleware(AdmissionLimit, admission=admission)
