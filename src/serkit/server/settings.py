@@ -1,0 +1,183 @@
+"""What one server may spend: every limit of ``serkit serve`` with its valid range, declared once.
+
+The ranges are used twice: by ``ServerSettings`` (a library caller gets a ``ConfigError``) and by
+the CLI's argument types (``option_type``: argparse prints one error line naming the option).
+Nothing here imports FastAPI, so ``serkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+from serkit.errors import ConfigError
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+ANY_HOST = "*"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """A closed numeric range; ``above`` makes the low end exclusive (a time-out of 0 means nothing)."""
+
+    kind: type
+    low: float
+    high: float
+    above: bool = False
+
+    def describe(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        low = f"above {self.low:g}" if self.above else f"from {self.low:g}"
+        return f"{what} {low} to {self.high:g}"
+
+    def holds(self, value: float) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):
+            return False
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def parse(self, text: str) -> int | float:
+        """The CLI's view: a string to a number in range, or ``ValueError`` with the reason."""
+        try:
+            value: int | float = int(text) if self.kind is int else float(text)
+        except ValueError:
+            raise ValueError(f"must be {self.describe()}, got {text!r}") from None
+        if not self.holds(value):
+            raise ValueError(f"must be {self.describe()}, got {text!r}")
+        return value
+
+
+# One row per numeric option of `serkit serve` (field name = option name with - for _).
+BOUNDS: dict[str, Bound] = {
+    "port": Bound(int, 1, 65535),
+    "max_upload_mb": Bound(float, 0, 256, above=True),  # 10 min of 48 kHz stereo float WAV is 220 MB
+    "max_concurrent": Bound(int, 1, 1024),
+    "read_timeout": Bound(float, 0, 3600, above=True),
+    "upload_timeout": Bound(float, 0, 3600, above=True),
+    "keep_alive_timeout": Bound(float, 0, 3600, above=True),
+}
+
+
+def check(name: str, value: float) -> None:
+    """Raise ``ConfigError`` naming the setting, the value and the valid range."""
+    bound = BOUNDS[name]
+    if not bound.holds(value):
+        raise ConfigError(f"{name} must be {bound.describe()}, got {value!r}")
+
+
+def default_max_concurrent() -> int:
+    """One request in progress per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def normalise_host(raw: str) -> str:
+    """A Host header or a configured name without port, brackets, case or trailing dot."""
+    host = raw.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        end = host.find("]")
+        host = host[1:end] if end > 0 else host[1:]
+    elif host.count(":") == 1:  # name:port (an IPv6 address has several colons)
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def parse_hosts(items: Iterable[str]) -> tuple[str, ...]:
+    """Host names or addresses (a port is ignored); ``*.example.org`` matches its sub-domains, ``*`` every host."""
+    out: list[str] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item == ANY_HOST:
+            out.append(ANY_HOST)
+            continue
+        host = normalise_host(item)
+        bare = host[2:] if host.startswith("*.") else host
+        if not bare or any(ch in item for ch in "/@ ?#") or "*" in bare:
+            raise ConfigError(f"allowed host {item!r}: give a host name or address without scheme or path "
+                              "(e.g. localhost, 192.168.1.5, *.example.org, or * for any)")
+        out.append(host)
+    if not out:
+        raise ConfigError("allowed hosts: the list is empty (give at least one host name, or *)")
+    return tuple(dict.fromkeys(out))
+
+
+def parse_origins(items: Iterable[str]) -> tuple[str, ...]:
+    """Origins as browsers send them: ``scheme://host[:port]``, nothing after."""
+    out: list[str] = []
+    for item in items:
+        item = item.strip().rstrip("/")
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
+            raise ConfigError(f"allowed origin {item!r}: give scheme://host[:port] (e.g. https://app.example.org)")
+        out.append(item.lower())
+    return tuple(dict.fromkeys(out))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """The limits and the exposure policy of one app; validated on creation.
+
+    ``allowed_hosts`` None accepts every Host header (tests, or a proxy in front that checks it);
+    ``serkit serve`` always gives a list (default: the bind address and the loopback names).
+    ``allowed_origins``: other origins whose pages may call the API (CORS); none by default,
+    so a browser page from another site cannot post to the server.
+    """
+
+    max_upload_mb: float = 25.0
+    max_concurrent: int = dataclasses.field(default_factory=default_max_concurrent)
+    read_timeout: float = 15.0  # longest silence while a request body is being received
+    upload_timeout: float = 120.0  # longest time to receive one whole body (25 MB at 1.7 Mbit/s)
+    keep_alive_timeout: float = 5.0  # an idle connection is closed after this
+    allowed_hosts: tuple[str, ...] | None = None
+    allowed_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in BOUNDS:
+            if hasattr(self, name):
+                check(name, getattr(self, name))
+        if self.allowed_hosts is not None:
+            object.__setattr__(self, "allowed_hosts", parse_hosts(self.allowed_hosts))
+        object.__setattr__(self, "allowed_origins", parse_origins(self.allowed_origins))
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def option_type(name: str) -> Callable[[str], int | float]:
+    """An argparse ``type=`` for the numeric setting ``name``: out of range is argparse's one error line."""
+    bound = BOUNDS[name]
+
+    def parse(text: str) -> int | float:
+        try:
+            return bound.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def list_type(parse_items: Callable[[Iterable[str]], tuple[str, ...]]) -> Callable[[str], tuple[str, ...]]:
+    """An argparse ``type=`` for a comma-separated list checked by ``parse_items``."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        try:
+            return parse_items(text.split(","))
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
