@@ -283,7 +283,7 @@ def test_features_extract_second_run_is_all_from_cache(capsys, tmp_path):
 
 
 def test_feature_help_names_every_registered_feature_set():
-    from serkit.cli import _FEATURE_SETS
+    from serkit.cli import FEATURE_SETS as _FEATURE_SETS
     from serkit.features import feature_names
 
     assert sorted(_FEATURE_SETS.split(", ")) == feature_names()

@@ -1,0 +1,40 @@
+"""`serkit adapt`: unsupervised adaptation of a bundle to a user's recordings."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from serkit.cli.options import Formatter
+from serkit.cli.output import EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ad = sub.add_parser("adapt", help="adapt a model to your recordings, without labels", formatter_class=Formatter,
+                        description="Compute the feature statistics of your unlabelled recordings (any names, any "
+                                    "folder layout; at least 10) and write a new bundle that normalises every input "
+                                    "with them. The model must be trained with --normalize corpus.")
+    ad.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs; no labels")
+    ad.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    ad.add_argument("--output", required=True, metavar="NEW_BUNDLE", help="adapted bundle folder to write")
+    ad.add_argument("--workers", type=int, default=None, metavar="N", help="feature-extraction processes")
+    ad.add_argument("--quiet", action="store_true", help="no progress bar")
+    ad.set_defaults(handler=cmd_adapt)
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from serkit.bundle import check_output
+    from serkit.experiment import check_range
+    from serkit.inference import Predictor
+
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 1024)
+    check_output(Path(args.output))  # before any work
+    predictor = Predictor.load(args.model, backend="native")
+    adapted = predictor.adapt(args.paths, progress=not args.quiet, workers=args.workers)
+    out = adapted.save_adapted(args.output)
+    a = adapted.bundle.adaptation or {}
+    print(f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"
+          + (f", {a['skipped']} unreadable file(s) left out" if a.get("skipped") else ""))
+    return EXIT_OK
+
