@@ -578,3 +578,75 @@ def make_link_tree(root: Path) -> Path:
     (root / "Actor_02" / "back_to_root").symlink_to(root, target_is_directory=True)
     (root / "notes.txt").symlink_to(root / "nowhere.txt")
     return root
+
+# --------------------------------------------------------------------------- damaged and streamed audio
+
+
+def streamed_flac(data: np.ndarray, sample_rate: int = 16_000) -> bytes:
+    """A valid FLAC whose STREAMINFO gives no length, as a streaming encoder writes it
+    (``ffmpeg -i x.flac -f flac pipe:1``): total_samples and the MD5 left at 0. No ffmpeg needed.
+
+    STREAMINFO is the first metadata block (after ``fLaC`` and its 4-byte block header, so its
+    34 bytes start at 8): sample rate 20 bits, channels 3, bits per sample 5, then total_samples
+    36 bits (the low nibble of byte 13 and bytes 14..17), then the MD5 (bytes 18..33).
+    """
+    raw = bytearray(wav_bytes(data, sample_rate, format="FLAC"))
+    assert raw[:4] == b"fLaC" and raw[4] & 0x7F == 0 and int.from_bytes(raw[5:8], "big") == 34
+    info = 8
+    raw[info + 13] &= 0xF0
+    raw[info + 14 : info + 18] = bytes(4)
+    raw[info + 18 : info + 34] = bytes(16)
+    return bytes(raw)
+
+
+def wav_with_sizes(data: np.ndarray, sample_rate: int = 16_000, *, riff: int | None = None,
+                   data_size: int | None = None) -> bytes:
+    """A 16-bit WAV whose RIFF and/or data chunk sizes are overwritten (what streaming writers leave)."""
+    raw = bytearray(wav_bytes(data, sample_rate))
+    assert raw[36:40] == b"data"  # soundfile writes the canonical 44-byte header
+    if riff is not None:
+        raw[4:8] = riff.to_bytes(4, "little")
+    if data_size is not None:
+        raw[40:44] = data_size.to_bytes(4, "little")
+    return bytes(raw)
+
+
+def truncated_wav(seconds: float = 4.0, keep_bytes: int = 20_000, sample_rate: int = 16_000) -> bytes:
+    """The first ``keep_bytes`` of a ``seconds`` long 16-bit mono WAV: the header promises the whole clip."""
+    return wav_bytes(synth(seconds, sample_rate, seed=seed_for("truncated")), sample_rate)[:keep_bytes]
+
+
+# Bad inputs for the loader and the real CLI: name -> (file name, the AudioProblem value audio.load
+# raises, or None for a valid file that must decode).
+BAD_INPUTS = {
+    "empty": ("empty.wav", "empty"),
+    "text": ("text.wav", "unrecognised"),
+    "truncated": ("truncated.wav", "truncated"),
+    "header_only": ("header_only.wav", "empty"),
+    "streamed_flac": ("streamed.flac", None),
+    "rate_7hz": ("seven_hz.wav", "bad_sample_rate"),
+    "nan": ("nan.wav", "invalid_samples"),
+    "silence": ("silence.wav", "silent"),
+    "short": ("short.wav", "too_short"),
+    "folder": ("folder.wav", "not_found"),  # a folder named like audio (predict expands it and finds none)
+}
+
+
+def make_bad_inputs(root: Path) -> dict[str, Path]:
+    """Write every BAD_INPUTS case under ``root`` (generated here, nothing copied); returns name -> path."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    p = {name: root / file for name, (file, _) in BAD_INPUTS.items()}
+    p["empty"].write_bytes(b"")
+    p["text"].write_text("this is not audio, just a text file with a .wav name\n" * 5)
+    p["truncated"].write_bytes(truncated_wav())
+    p["header_only"].write_bytes(header_only())
+    p["streamed_flac"].write_bytes(streamed_flac(synth(2.0, 16_000, seed=seed_for("streamed"))))
+    p["rate_7hz"].write_bytes(wav_bytes(synth(8000 / 2 / 7, 7, seed=1, partials=(1.0,)), 7))  # ~8 KB "571 s"
+    nan = synth(1.0, 16_000, seed=seed_for("nan"))
+    nan[1000:1010] = np.nan
+    write(p["nan"], nan, 16_000, subtype="FLOAT")
+    write(p["silence"], np.zeros(16_000, dtype=np.float32), 16_000)
+    write_clip(p["short"], seconds=0.1)
+    p["folder"].mkdir()
+    return p

@@ -6,7 +6,10 @@ synthetic clips from tests/fixtures.py where only the plumbing matters.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import struct
 
 import numpy as np
 import pytest
@@ -15,7 +18,9 @@ import fixtures as fx
 import serkit.features.base as base
 from serkit import audio
 from serkit.errors import ConfigError, UnknownNameError
+from serkit.cli import main
 from serkit.features import FeatureCache, Variant, extract_features, feature_names, get_extractor, parse_feature_names
+from serkit.features.cache import decode_entry, encode_entry
 from serkit.features.spectral import MfccMatrix, SpectralStats, SpectralStatsConfig
 
 SIX = ["compare", "egemaps", "logmel", "mfcc_matrix", "spectral_stats", "whisper_encoder"]
@@ -228,7 +233,7 @@ def test_a_truncated_cache_file_is_a_miss_and_is_rewritten(six_real):
     assert len(files) == 6
     victim = files[0]
     size = victim.stat().st_size
-    assert size == 5 + 4 + 4 * 324  # magic + ndim, one dimension, 324 float32
+    assert size == 5 + 4 + 8 + 4 + 4 * 324  # magic + ndim, one dimension, payload length, crc32, 324 float32
     victim.write_bytes(victim.read_bytes()[: size - 7])
     second = extract_features(six_real, ["spectral_stats"], cache=FeatureCache(), workers=1, progress=False)
     assert (second.computed, second.from_cache, second.failed) == (1, 5, {})
@@ -345,3 +350,134 @@ def test_augmented_variants_differ_from_the_original_and_are_deterministic(share
     mixed = extract_features(paths[:2], names, cache=cache, variants=variants[:2], workers=1, progress=False)
     assert (mixed.from_cache, mixed.computed) == (1, 1)
     assert np.array_equal(mixed.features["spectral_stats"][1], first.features["spectral_stats"][1])
+
+
+# --------------------------------------------------------------------------- damaged cache, interrupted runs
+
+
+@pytest.fixture()
+def six_manifest(tmp_path, six_real) -> tuple[str, list[str]]:
+    rows = fx.real_ravdess_files(actors=(1, 2), emotions=("neutral", "angry", "sad"), per_class=1)
+    assert [str(p) for p, _, _ in rows] == six_real
+    return str(fx.write_manifest(tmp_path / "six.csv", rows)), six_real
+
+
+def cli_extract(capsys, manifest: str, cache_dir) -> tuple[int, int, int]:
+    """`serkit features extract` through the real entry point: (exit code, computed, from cache)."""
+    rc = main(["features", "extract", "--data", manifest, "--features", "spectral_stats", "--cache", str(cache_dir),
+               "--workers", "1", "--quiet"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    m = re.search(r"(\d+) computed, (\d+) from cache, 0 failed", out)
+    assert m, out
+    return rc, int(m[1]), int(m[2])
+
+
+def cache_warnings(caplog) -> list[str]:
+    msgs = [r.getMessage() for r in caplog.records if r.name == "serkit.features.cache" and r.levelno == logging.WARNING]
+    caplog.clear()
+    return msgs
+
+
+def _flip(raw: bytes, at: int) -> bytes:
+    return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1 :]
+
+
+HEADER = 5 + 4 + 8 + 4  # one dimension
+DAMAGE = {
+    **{f"cut to {n} bytes": (lambda raw, n=n: raw[:n]) for n in (5, 6, 7, 8)},
+    "cut inside the header": lambda raw: raw[: HEADER - 1],
+    "payload overwritten with NaN": lambda raw: raw[:HEADER] + np.full((len(raw) - HEADER) // 4, np.nan, "<f4").tobytes(),
+    "one byte flipped in the payload": lambda raw: _flip(raw, HEADER + 100),
+    "one byte flipped in the shape": lambda raw: _flip(raw, 5),
+    "one byte flipped in the checksum": lambda raw: _flip(raw, HEADER - 2),
+    "bad magic": lambda raw: b"XXXX" + raw[4:],
+    "NaN with a valid checksum": lambda raw: encode_entry(np.full(324, np.nan, np.float32)),
+    "too many dimensions": lambda raw: raw[:4] + bytes([200]) + raw[5:],
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cache_entry_is_recomputed_replaced_and_warned_about_once(tmp_path, capsys, caplog, six_manifest,
+                                                                            damage):
+    manifest, paths = six_manifest
+    cache_dir = tmp_path / "cache"
+    fresh = extract_features(paths, ["spectral_stats"], cache=None, workers=1, progress=False).stacked("spectral_stats")
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 6, 0)
+    victim = sorted(cache_dir.rglob("*.f32"))[2]
+    good = victim.read_bytes()
+    victim.write_bytes(DAMAGE[damage](good))
+    assert victim.read_bytes() != good
+    caplog.clear()
+
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 1, 5)  # a miss, not served, not fatal
+    warned = cache_warnings(caplog)
+    assert len(warned) == 1 and str(victim) in warned[0] and "damaged" in warned[0], warned
+    assert victim.read_bytes() == good  # replaced by the same, verified entry
+    value, why = decode_entry(victim.read_bytes())
+    assert why is None and any(np.array_equal(value, row) for row in fresh)
+
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 0, 6)
+    assert cache_warnings(caplog) == []
+    served = extract_features(paths, ["spectral_stats"], cache=FeatureCache(cache_dir), workers=1, progress=False)
+    assert served.from_cache == 6 and np.array_equal(served.stacked("spectral_stats"), fresh)
+
+
+def test_an_entry_in_an_earlier_layout_is_a_silent_miss(tmp_path, capsys, caplog, six_manifest):
+    manifest, _ = six_manifest
+    cache_dir = tmp_path / "cache"
+    cli_extract(capsys, manifest, cache_dir)
+    victim = sorted(cache_dir.rglob("*.f32"))[0]
+    good = victim.read_bytes()
+    victim.write_bytes(b"SKF1" + bytes([1]) + struct.pack("<I", 324) + bytes(4 * 324))
+    caplog.clear()
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 1, 5)
+    assert cache_warnings(caplog) == [] and victim.read_bytes() == good
+
+
+INDEX_DAMAGE = {
+    "binary garbage": b"\x00\xff\xfe garbage",
+    "cut JSON": b'{"/a|1|2|3|4": "ab',
+    "a list": b"[1, 2, 3]",
+    "numbers for digests": b'{"/a|1|2|3|4": 5}',
+    "not a digest": b'{"/a|1|2|3|4": "../../etc"}',
+}
+
+
+@pytest.mark.parametrize("damage", list(INDEX_DAMAGE))
+def test_a_damaged_hash_index_is_rebuilt(tmp_path, capsys, caplog, six_manifest, damage):
+    manifest, _ = six_manifest
+    cache_dir = tmp_path / "cache"
+    cli_extract(capsys, manifest, cache_dir)
+    index = cache_dir / "hashes.json"
+    (index).write_bytes(INDEX_DAMAGE[damage])
+    caplog.clear()
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 0, 6)  # the entries are still found by content
+    warned = cache_warnings(caplog)
+    assert len(warned) == 1 and str(index) in warned[0], warned
+    import json
+
+    rebuilt = json.loads(index.read_text())
+    assert isinstance(rebuilt, dict) and len(rebuilt) == 6
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 0, 6)
+    assert cache_warnings(caplog) == []
+
+
+def test_an_interrupted_extraction_reruns_only_what_is_missing(tmp_path, capsys, six_manifest):
+    """The cache is per file, written as each file is done: a rerun computes exactly the lost entries."""
+    manifest, _ = six_manifest
+    cache_dir = tmp_path / "cache"
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 6, 0)
+    entries = sorted(cache_dir.rglob("*.f32"))
+    for gone in entries[1:4:2]:
+        gone.unlink()
+    assert cli_extract(capsys, manifest, cache_dir) == (0, 2, 4)
+    assert sorted(cache_dir.rglob("*.f32")) == entries
+
+
+def test_non_finite_features_are_not_stored(tmp_path):
+    cache = FeatureCache(tmp_path / "c")
+    cache.put("k", "ab" * 32, np.array([1.0, np.inf], np.float32))
+    assert not list((tmp_path / "c").rglob("*.f32"))
+    cache.put("k", "ab" * 32, np.array([[1.0, 2.0]], np.float32))
+    assert np.array_equal(cache.get("k", "ab" * 32), [[1.0, 2.0]])

@@ -70,3 +70,62 @@ def test_output_that_is_a_folder_is_one_line(tmp_path, capsys):
     assert main(["corpus", "scan", str(manifest), "--format", "csv", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("serkit: error:") and "is a folder" in err[0]
+
+
+# --------------------------------------------------------------------------- a bad-input corpus through `serkit predict`
+
+# A word the one error line must contain, beside the file's path.
+BAD_INPUT_WORDS = {
+    "empty": "empty file", "text": "not a recognised audio format", "truncated": "s missing",
+    "header_only": "no samples", "rate_7hz": "sample rate 7 Hz", "nan": "NaN", "silence": "silent",
+    "short": "too short", "folder": "no audio files found",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict:
+    return fx.make_bad_inputs(tmp_path_factory.mktemp("bad_inputs"))
+
+
+@pytest.mark.parametrize("case", list(fx.BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_and_no_output_file(tmp_path, capsys, bad_inputs, case):
+    path = bad_inputs[case]
+    out_file = tmp_path / "predictions.json"
+    rc = main(["predict", str(path), "--format", "json", "--output", str(out_file)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if fx.BAD_INPUTS[case][1] is None:  # valid audio in an unusual shape: predicted
+        assert rc == 0 and err == "", err
+        [result] = json.loads(out_file.read_text())
+        assert result["path"] == str(path) and result["label"] and "error" not in result
+        return
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("serkit: ") and str(path) in lines[0] and BAD_INPUT_WORDS[case] in lines[0], lines[0]
+    assert out == "" and not out_file.exists()
+
+
+def test_a_failed_prediction_leaves_an_existing_output_file_alone(tmp_path, capsys, bad_inputs):
+    out_file = tmp_path / "predictions.json"
+    out_file.write_text("yesterday's results")
+    assert main(["predict", str(bad_inputs["truncated"]), "--format", "json", "--output", str(out_file)]) == 2
+    assert out_file.read_text() == "yesterday's results"
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_a_streamed_flac_without_sample_count_is_predicted_like_the_original(tmp_path, capsys, shared_data):
+    """`ffmpeg -i x.flac -f flac pipe:1 > y.flac` leaves total_samples = 0: the same samples, the same prediction."""
+    original = fx.RAVDESS_ROOT / "Actor_02" / "03-01-05-02-01-01-02.flac"
+    data, sr = sf.read(str(original), dtype="int16")
+    streamed = tmp_path / "streamed.flac"
+    streamed.write_bytes(fx.streamed_flac(data.astype(np.float32) / 32768, sr))
+    with sf.SoundFile(str(streamed)) as f:
+        assert f.frames > 2**40  # the header really gives no length
+    out_file = tmp_path / "p.json"
+    assert main(["predict", str(original), str(streamed), "--format", "json", "--output", str(out_file), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and err == ""
+    a, b = json.loads(out_file.read_text())
+    assert a["duration"] == b["duration"] == pytest.approx(len(data) / sr, abs=1e-3)
+    assert (a["label"], a["probabilities"]) == (b["label"], b["probabilities"])

@@ -2,27 +2,52 @@
 
 Every path that turns bytes into a signal (corpora, features, prediction, the web
 server) goes through here, so a file is either usable everywhere or rejected with
-the same one-line reason everywhere.
+the same one-line reason everywhere. Each rejection carries an `AudioProblem` kind,
+so callers (the server's status table) never match message text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from serkit.errors import AudioError
+from serkit.errors import AudioError, AudioProblem
 
 SAMPLE_RATE = 16_000
 MIN_DURATION = 0.25  # seconds
 SILENCE_DBFS = -60.0
+# Sample rates a file may declare. Below 4 kHz nothing of speech is left (telephone speech is
+# 8 kHz) and a tiny file declaring such a rate claims an absurd duration whose resampling costs
+# seconds of CPU; above 384 kHz no recording format goes.
+MIN_SAMPLE_RATE = 4_000
+MAX_SAMPLE_RATE = 384_000
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3", ".wave"})
 
 Source = str | Path | bytes | BinaryIO
+
+# libsndfile reports a length of 2**63 - 1 when the header does not state one (a FLAC written by a
+# streaming encoder has total_samples = 0 in STREAMINFO). No real header comes near 2**40 frames
+# (33 days at 384 kHz), so anything above is "unknown", to be found by decoding.
+_PLAUSIBLE_FRAMES = 2**40
+# libsndfile's public SF_ERR_UNRECOGNISED_FORMAT, and its SFE_BAD_SEEK ("Internal psf_fseek()
+# failed"): the error a read of a stream of unknown length raises once it has decoded up to the end.
+_SF_ERR_UNRECOGNISED_FORMAT = 1
+_SFE_BAD_SEEK = 39
+_UNKNOWN_LENGTH_BLOCK = 1 << 16  # frames per read when the header gives no length
+# An MP3 header's frame count is an estimate: encoder delay and padding may leave the decoder up
+# to two MPEG frames short without anything missing. Every other format must decode exactly.
+_MP3_SLACK_FRAMES = 2 * 1152
+# WAV data sizes that mean "unknown length": what streaming writers leave when they cannot seek
+# back to fill the header in (ffmpeg to a pipe writes 0xFFFFFFFF, some recorders 0).
+_WAV_UNKNOWN_SIZES = frozenset({0, 0xFFFFFFFF})
+_MAX_CHUNKS = 1000
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,13 @@ def is_audio_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
+def check_sample_rate(sample_rate: int, *, name: str = "<audio>") -> None:
+    """Refuse rates outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE before any work depends on them."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(name, f"sample rate {sample_rate} Hz is outside the supported range "
+                               f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz", AudioProblem.BAD_SAMPLE_RATE)
+
+
 def _name(source: Source, name: str | None) -> str:
     if name is not None:
         return name
@@ -49,40 +81,300 @@ def _name(source: Source, name: str | None) -> str:
     return getattr(source, "name", "<upload>")
 
 
-def _open(source: Source, label: str):  # -> soundfile.SoundFile
+# --------------------------------------------------------------------------- container headers
+# libsndfile sizes a WAV or AIFF by the bytes present, so a file cut short decodes "fine" as a
+# shorter clip. What the header promised is read here, to call such a file truncated.
+
+
+@dataclass(frozen=True)
+class _Header:
+    cut_in_header: bool = False  # the file ends before its sample data starts
+    promised_bytes: int = 0  # WAV: the data chunk's declared size ...
+    held_bytes: int = 0  # ... and the bytes actually there
+    block_align: int = 0
+    bytes_per_second: int = 0
+    declared_frames: int | None = None  # AIFF: COMM's frame count
+    patch: tuple[int, bytes] | None = None  # (offset, bytes) to present instead: a streamed WAV's data size 0
+
+
+def _walk(fh: BinaryIO, pos: int, size: int, order: str) -> Iterator[tuple[bytes, int, int] | None]:
+    """(id, body offset, declared size) of each IFF chunk from `pos`; None when a chunk header is cut."""
+    for _ in range(_MAX_CHUNKS):
+        if pos >= size:
+            return
+        fh.seek(pos)
+        head = fh.read(8)
+        if len(head) < 8:
+            yield None
+            return
+        cid = head[:4]
+        if not all(32 <= c < 127 for c in cid):
+            return  # not laid out as we read it: leave the verdict to the decoder
+        (n,) = struct.unpack(order + "I", head[4:])
+        yield cid, pos + 8, n
+        pos += 8 + n + (n & 1)
+
+
+def _wav_header(fh: BinaryIO, size: int, order: str) -> _Header:
+    block = rate = 0
+    for chunk in _walk(fh, 12, size, order):
+        if chunk is None:
+            return _Header(cut_in_header=True)
+        cid, body, n = chunk
+        if cid == b"data":
+            held = size - body
+            if n == 0 and held > 0 and _streamed(fh, body, size, order):
+                # Written by a streaming tool: the samples run to the end of the file.
+                usable = min(held - held % max(block, 1), 0xFFFFFFFF - max(block, 1))
+                return _Header(patch=(body - 4, struct.pack(order + "I", usable)))
+            if n in _WAV_UNKNOWN_SIZES:
+                return _Header()
+            return _Header(promised_bytes=n, held_bytes=held, block_align=block, bytes_per_second=rate)
+        if body + n > size:
+            return _Header(cut_in_header=True)
+        if cid == b"fmt " and n >= 14:
+            fh.seek(body)
+            fmt = fh.read(14)
+            if len(fmt) == 14:
+                rate, block = struct.unpack(order + "IH", fmt[8:14])
+    return _Header()
+
+
+def _streamed(fh: BinaryIO, body: int, size: int, order: str) -> bool:
+    """Whether bytes after an empty data chunk are samples (a streamed WAV) rather than more chunks."""
+    fh.seek(4)
+    (riff,) = struct.unpack(order + "I", fh.read(4))
+    if riff in _WAV_UNKNOWN_SIZES or riff + 8 < size:
+        return True  # the RIFF size does not cover those bytes either
+    fh.seek(body)
+    return not all(32 <= c < 127 for c in fh.read(4))
+
+
+def _aiff_header(fh: BinaryIO, size: int) -> _Header:
+    for chunk in _walk(fh, 12, size, ">"):
+        if chunk is None:
+            return _Header(cut_in_header=True)
+        cid, body, n = chunk
+        if body + n > size:
+            return _Header(cut_in_header=True)  # COMM comes before the sound data
+        if cid == b"COMM" and n >= 6:
+            fh.seek(body)
+            (frames,) = struct.unpack(">xxI", fh.read(6))
+            return _Header(declared_frames=frames)
+    return _Header()
+
+
+def _inspect(fh: BinaryIO) -> _Header:
+    """What a WAV or AIFF header promises (nothing for other formats); restores the position."""
+    try:
+        if not fh.seekable():
+            return _Header()
+        was = fh.tell()
+        size = fh.seek(0, io.SEEK_END)
+    except (AttributeError, OSError):
+        return _Header()
+    try:
+        fh.seek(0)
+        magic = fh.read(12)
+        wav = magic[:4] in (b"RIFF", b"RIFX") and magic[8:12] in (b"WAVE", magic[8:])
+        aiff = magic[:4] == b"FORM" and magic[8:12] in (b"AIFF", b"AIFC", magic[8:])
+        flac = magic[:4] == b"fLaC"
+        if (wav or aiff) and len(magic) < 12 or flac and size < 4 + 4 + 34:  # FLAC: magic + STREAMINFO
+            return _Header(cut_in_header=True)
+        if wav:
+            return _wav_header(fh, size, "<" if magic[:4] == b"RIFF" else ">")
+        return _aiff_header(fh, size) if aiff else _Header()
+    except (OSError, struct.error):
+        return _Header()
+    finally:
+        fh.seek(was)
+
+
+class _Bytes(io.BytesIO):
+    """Bytes for libsndfile's virtual IO. It probes damaged headers with seeks before the start;
+    BytesIO raises there, inside a C callback, which prints "Exception ignored" and a traceback.
+    Failing the seek quietly (staying put, like a file's lseek) lets libsndfile report the damage."""
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return super().seek(pos, whence)
+        except ValueError:
+            return self.tell()
+
+
+class _PatchedReader(io.RawIOBase):
+    """A read-only view of a file with a few header bytes replaced, for libsndfile's virtual IO."""
+
+    def __init__(self, raw: BinaryIO, offset: int, data: bytes) -> None:
+        super().__init__()
+        self._raw = raw
+        self._lo = offset
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return self._raw.seek(pos, whence)
+        except (OSError, ValueError):  # see _Bytes
+            return self._raw.tell()
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        start = self._raw.tell()
+        view = memoryview(buffer).cast("B")
+        n = self._raw.readinto(view)
+        lo, hi = max(start, self._lo), min(start + n, self._lo + len(self._data))
+        if lo < hi:
+            view[lo - start : hi - start] = self._data[lo - self._lo : hi - self._lo]
+        return n
+
+
+# --------------------------------------------------------------------------- opening and decoding
+
+
+@dataclass(frozen=True)
+class _Stream:
+    file: Any  # soundfile.SoundFile
+    label: str
+    sample_rate: int
+    channels: int
+    frames: int | None  # None: the header does not state the length
+    slack: int  # frames the decoder may fall short of `frames` without anything missing
+
+
+@contextlib.contextmanager
+def _opened(source: Source, label: str) -> Iterator[_Stream]:
+    """Open by content, after the checks every caller needs: exists, not empty, a sane rate, not truncated."""
     import soundfile as sf
 
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise AudioError(label, "file not found")
-        if path.is_dir():
-            raise AudioError(label, "is a folder, not an audio file")
-        if path.stat().st_size == 0:
-            raise AudioError(label, "empty file (0 bytes)")
-        target: object = str(path)
-    elif isinstance(source, (bytes, bytearray)):
-        if len(source) == 0:
-            raise AudioError(label, "empty file (0 bytes)")
-        target = io.BytesIO(source)
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            if not path.exists():
+                raise AudioError(label, "file not found", AudioProblem.NOT_FOUND)
+            if path.is_dir():
+                raise AudioError(label, "is a folder, not an audio file", AudioProblem.NOT_FOUND)
+            if path.stat().st_size == 0:
+                raise AudioError(label, "empty file (0 bytes)", AudioProblem.EMPTY)
+            fh: BinaryIO = stack.enter_context(open(path, "rb"))
+            target: object = str(path)
+        elif isinstance(source, (bytes, bytearray)):
+            if len(source) == 0:
+                raise AudioError(label, "empty file (0 bytes)", AudioProblem.EMPTY)
+            fh = target = _Bytes(source)
+        else:
+            fh = target = source
+        header = _inspect(fh)
+        if header.patch is not None:
+            target = _PatchedReader(fh, *header.patch)
+        try:
+            # libsndfile sniffs the container from the header, not the extension: an AIFF
+            # named .wav (a known TESS quirk) decodes as AIFF.
+            f = stack.enter_context(sf.SoundFile(target))
+        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            if header.cut_in_header:
+                raise AudioError(label, f"unreadable audio: truncated inside its header (the file ends after "
+                                        f"{fh.seek(0, io.SEEK_END)} bytes)", AudioProblem.TRUNCATED) from None
+            if getattr(exc, "code", None) == _SF_ERR_UNRECOGNISED_FORMAT:
+                raise AudioError(label, "unreadable audio: not a recognised audio format (wav, flac, ogg, aiff, mp3)",
+                                 AudioProblem.UNRECOGNISED) from None
+            raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}", AudioProblem.CORRUPT) from None
+        sr = int(f.samplerate)
+        check_sample_rate(sr, name=label)
+        frames = int(f.frames) if f.frames < _PLAUSIBLE_FRAMES else None
+        _check_promise(header, label, sr, frames)
+        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0)
+
+
+def _check_promise(header: _Header, label: str, sample_rate: int, frames: int | None) -> None:
+    """A file holding less than its header promises is truncated; one holding nothing, empty."""
+    if header.promised_bytes - header.held_bytes >= max(header.block_align, 1):
+        # bytes per second from 'fmt ' (right for compressed WAV too); a malformed one: the PCM guess.
+        rate = header.bytes_per_second or header.block_align * sample_rate or sample_rate
+        promised, held = header.promised_bytes / rate, header.held_bytes / rate
+    elif header.declared_frames is not None and frames is not None and frames < header.declared_frames:
+        promised, held = header.declared_frames / sample_rate, frames / sample_rate
     else:
-        target = source
+        return
+    if held == 0:
+        raise AudioError(label, f"contains no samples: the header promises {_secs(promised)} s, the file ends "
+                                "after its header", AudioProblem.EMPTY)
+    raise AudioError(label, f"truncated: the header promises {_secs(promised)} s, the file holds {_secs(held)} s "
+                            f"({_secs(promised - held)} s missing)", AudioProblem.TRUNCATED)
+
+
+def _secs(seconds: float) -> str:
+    """Milliseconds, or two significant digits below that (one missing sample is not "0.000 s")."""
+    return f"{seconds:.3f}" if seconds >= 0.001 or seconds == 0 else f"{seconds:.2g}"
+
+
+def _read(stream: _Stream, n: int) -> tuple[np.ndarray, bool]:
+    """Up to n frames, (frames, channels) float32, and whether the stream ended there."""
+    if stream.frames is not None:
+        data = stream.file.read(n, dtype="float32", always_2d=True)
+        return data, data.shape[0] < n
+    import soundfile as sf
+
+    # Unknown length: soundfile seeks past what it read, which fails at the true end. The
+    # samples are in `out` by then; NaN marks what the decoder did not fill (FLAC is integer PCM).
+    out = np.full((n, stream.channels), np.nan, dtype=np.float32)
     try:
-        # libsndfile sniffs the container from the header, not the extension: an AIFF
-        # named .wav (a known TESS quirk) decodes as AIFF.
-        return sf.SoundFile(target)
-    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        detail = str(exc).split("\n")[0]
-        if "unknown format" in detail.lower() or "format not recognised" in detail.lower() or "not recognised" in detail.lower():
-            detail = "not a recognised audio format (wav, flac, ogg, aiff, mp3)"
-        raise AudioError(label, f"unreadable audio: {detail}") from None
+        data = stream.file.read(out=out)
+        return data, data.shape[0] < n
+    except sf.LibsndfileError as exc:
+        if exc.code != _SFE_BAD_SEEK:
+            raise
+        filled = np.flatnonzero(~np.all(np.isnan(out), axis=1))
+        return out[: int(filled[-1]) + 1 if filled.size else 0], True
+
+
+def _blocks(stream: _Stream, block: int, *, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decoded (frames, channels) blocks to the end of the stream.
+
+    Raises CORRUPT when the decoder fails, TOO_LONG as soon as more than `max_frames` are
+    decoded (bounding the work on a stream of unknown length), TRUNCATED when the decoder
+    ends short of the length in the header.
+    """
+    sr = stream.sample_rate
+    done = 0
+    while stream.frames is None or done < stream.frames:
+        want = block if stream.frames is None else min(block, stream.frames - done)
+        try:
+            data, ended = _read(stream, want)
+        except Exception as exc:
+            where = f" after {done / sr:.2f} s" if done else ""
+            raise AudioError(stream.label, f"unreadable audio{where}: {str(exc).splitlines()[0]}",
+                             AudioProblem.CORRUPT) from None
+        done += data.shape[0]
+        if max_frames is not None and done > max_frames:
+            raise AudioError(stream.label, f"too long: more than {max_frames / sr:g} s decoded (maximum "
+                                           f"{max_frames / sr:g} s)", AudioProblem.TOO_LONG)
+        if data.shape[0]:
+            yield data
+        if ended:
+            break
+    if stream.frames is not None and stream.frames - done > stream.slack:
+        promised, held = stream.frames / sr, done / sr
+        raise AudioError(stream.label, f"truncated: the header promises {_secs(promised)} s, the decoder found "
+                                       f"{_secs(held)} s ({_secs(promised - held)} s missing)", AudioProblem.TRUNCATED)
 
 
 def info(source: Source, *, name: str | None = None) -> AudioInfo:
-    """Header facts without decoding the samples."""
+    """Header facts without decoding the samples (except where the header does not state the
+    length, as in a FLAC from a streaming encoder: then the frames are counted by decoding)."""
     label = _name(source, name)
-    with _open(source, label) as f:
-        return AudioInfo(int(f.samplerate), int(f.frames), int(f.channels))
+    with _opened(source, label) as s:
+        frames = s.frames
+        if frames is None:
+            frames = sum(b.shape[0] for b in _blocks(s, _UNKNOWN_LENGTH_BLOCK))
+        return AudioInfo(s.sample_rate, frames, s.channels)
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:
@@ -93,9 +385,10 @@ def to_mono(data: np.ndarray) -> np.ndarray:
 
 
 def resample(signal: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
-    """High-quality resampling (libsoxr), any rate to any rate."""
+    """High-quality resampling (libsoxr), from any rate in the supported range."""
     if orig_sr == target_sr:
         return np.ascontiguousarray(signal, dtype=np.float32)
+    check_sample_rate(int(orig_sr))
     import soxr
 
     return soxr.resample(signal, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
@@ -111,9 +404,9 @@ def validate(
 ) -> np.ndarray:
     """Reject what no emotion model can use: empty, non-finite, too short or silent audio."""
     if signal.size == 0:
-        raise AudioError(name, "contains no samples")
+        raise AudioError(name, "contains no samples", AudioProblem.EMPTY)
     if not np.all(np.isfinite(signal)):
-        raise AudioError(name, "contains NaN or infinite samples")
+        raise AudioError(name, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
     check_length_and_level(signal.size, float(np.max(np.abs(signal))), sample_rate, name=name,
                            min_duration=min_duration, silence_dbfs=silence_dbfs)
     return signal
@@ -131,11 +424,11 @@ def check_length_and_level(
     """The too-short and silence checks from summary numbers, so a streamed file gets them too."""
     duration = n_samples / sample_rate
     if duration < min_duration:
-        raise AudioError(name, f"too short: {duration:.3f} s (minimum {min_duration} s)")
+        raise AudioError(name, f"too short: {duration:.3f} s (minimum {min_duration} s)", AudioProblem.TOO_SHORT)
     peak_db = 20.0 * np.log10(peak) if peak > 0 else -np.inf
     if peak_db < silence_dbfs:
         shown = "-inf" if not np.isfinite(peak_db) else f"{peak_db:.1f}"
-        raise AudioError(name, f"silent: peak {shown} dBFS (below {silence_dbfs:.0f} dBFS)")
+        raise AudioError(name, f"silent: peak {shown} dBFS (below {silence_dbfs:.0f} dBFS)", AudioProblem.SILENT)
 
 
 def load(
@@ -149,20 +442,22 @@ def load(
 ) -> np.ndarray:
     """Decode any supported file (path, bytes or file object) to mono float32 at `sample_rate`.
 
-    max_duration is checked from the header, before decoding: a few kB of FLAC can expand to
-    gigabytes of samples, so untrusted uploads must be bounded by length, not only by bytes.
+    max_duration bounds the work on untrusted uploads (a few kB of FLAC can expand to gigabytes
+    of samples): checked from the header before decoding when the header states the length, and
+    on the decoded samples, before resampling, when it does not.
     """
     label = _name(source, name)
-    with _open(source, label) as f:
-        sr = int(f.samplerate)
-        if max_duration is not None and sr > 0 and f.frames / sr > max_duration:
-            raise AudioError(label, f"too long: {f.frames / sr:.1f} s (maximum {max_duration:g} s)")
-        try:
-            data = f.read(dtype="float32", always_2d=True)
-        except Exception as exc:
-            raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}") from None
-    if data.shape[0] == 0:
-        raise AudioError(label, "contains no samples")
+    with _opened(source, label) as s:
+        sr = s.sample_rate
+        if max_duration is not None and s.frames is not None and s.frames / sr > max_duration:
+            raise AudioError(label, f"too long: {s.frames / sr:.1f} s (maximum {max_duration:g} s)",
+                             AudioProblem.TOO_LONG)
+        max_frames = None if max_duration is None else int(max_duration * sr)
+        block = s.frames if s.frames else _UNKNOWN_LENGTH_BLOCK  # known length: one read
+        parts = list(_blocks(s, block, max_frames=max_frames))
+    if not parts:
+        raise AudioError(label, "contains no samples", AudioProblem.EMPTY)
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
     signal = resample(to_mono(data), sr, sample_rate)
     if check:
         validate(signal, sample_rate, name=label, min_duration=min_duration)
@@ -179,21 +474,17 @@ def iter_blocks(
     import soxr
 
     label = str(source)
-    with _open(source, label) as f:
-        sr = int(f.samplerate)
+    with _opened(source, label) as s:
+        sr = s.sample_rate
         stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
-        block = max(1, int(block_seconds * sr))
-        while True:
-            try:
-                data = f.read(block, dtype="float32", always_2d=True)
-            except Exception as exc:  # a truncated or corrupt stream: one line, not a traceback
-                raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}") from None
+        for data in _blocks(s, max(1, int(block_seconds * sr))):
             if not np.all(np.isfinite(data)):
-                raise AudioError(label, "contains NaN or infinite samples")
-            last = data.shape[0] < block
+                raise AudioError(label, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
             mono = to_mono(data)
-            out = stream.resample_chunk(mono, last=last) if stream is not None else mono
+            out = stream.resample_chunk(mono, last=False) if stream is not None else mono
             if out.size:
                 yield out
-            if last:
-                break
+        if stream is not None:
+            tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if tail.size:
+                yield tail

@@ -312,7 +312,9 @@ class Predictor:
         if not segs:
             # The loader's checks, from what the stream saw (the file was never loaded whole).
             audio.check_length_and_level(seen[0], peak[0], audio.SAMPLE_RATE, name=name or "<signal>")
-            raise AudioError(name, "no speech found (no segment above the noise floor)")
+            from serkit.errors import AudioProblem
+
+            raise AudioError(name, "no speech found (no segment above the noise floor)", AudioProblem.NO_SPEECH)
         return self._result(name, weighted / total, duration=seen[0] / audio.SAMPLE_RATE, segments=tuple(segs))
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,

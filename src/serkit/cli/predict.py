@@ -77,11 +77,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for s in r.segments or ():
                 lines.append(f"{'':{width}s}    {s.start:8.2f}-{s.end:8.2f} s  {s.label:10s} {s.confidence:5.2f}")
         text = "\n".join(lines)
-    emit(text, args.output)
     failed = [r for r in results if r.error]
     for r in failed:
         print(f"serkit: {r.error}", file=sys.stderr)
     if failed and len(failed) == len(results):
-        return EXIT_ERROR  # nothing could be predicted: an error, not a partial result
+        # Nothing could be predicted: an error, not a partial result, and no output (an existing
+        # --output file is left as it was rather than replaced by a list of errors).
+        return EXIT_ERROR
+    emit(text, args.output)
     return EXIT_PARTIAL if failed else EXIT_OK
 

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
+import re
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from serkit.io import atomic_write_bytes
 
+logger = logging.getLogger(__name__)
 
-_MAGIC = b"SKF1"
+# Entry layout: magic, ndim (1 byte), shape (ndim x uint32), payload length (uint64), crc32 of
+# everything before it and of the payload (uint32), then the float32 payload (little-endian).
+# The length and checksum let a read tell a damaged entry (cut, overwritten, one flipped bit)
+# from a good one: a damaged entry is a miss, recomputed and replaced, never served.
+_MAGIC = b"SKF2"
+_OLD_MAGICS = (b"SKF1",)  # earlier layouts: a silent miss, replaced on the next write
+_MAX_NDIM = 8
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def default_cache_dir() -> Path:
@@ -38,7 +50,7 @@ def file_digest(path: str | Path) -> str:
 
 
 class FeatureCache:
-    """One .npy per (extractor key, content key); a small index remembers file hashes."""
+    """One verified .f32 entry per (extractor key, content key); a small index remembers file hashes."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
@@ -49,11 +61,26 @@ class FeatureCache:
 
     def _index(self) -> dict[str, str]:
         if self._hashes is None:
-            try:
-                self._hashes = json.loads(self._index_path.read_text())
-            except (OSError, ValueError):
-                self._hashes = {}
+            self._hashes = self._read_index()
         return self._hashes
+
+    def _read_index(self) -> dict[str, str]:
+        """The memo of file hashes; a damaged one is rebuilt (it only saves rereading files)."""
+        try:
+            raw = self._index_path.read_bytes()
+        except OSError:
+            return {}
+        try:
+            index = json.loads(raw)
+            if isinstance(index, dict) and all(isinstance(k, str) and isinstance(v, str) and _DIGEST.fullmatch(v)
+                                               for k, v in index.items()):
+                return index
+            why = "not a map of file keys to sha256 digests"
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            why = f"not JSON: {exc}"
+        logger.warning("feature cache index %s is damaged (%s); rebuilding it", self._index_path, why)
+        self._dirty = True
+        return {}
 
     def content_hash(self, path: str | Path) -> str:
         """sha256 of the file's bytes, memoised by (path, size, mtime, ctime, inode) to avoid rereading.
@@ -82,26 +109,55 @@ class FeatureCache:
         return f"{self._root_str}/{extractor_key}/{content_key[:2]}/{content_key}.f32"
 
     def get(self, extractor_key: str, content_key: str) -> np.ndarray | None:
-        """A float32 array, or None when absent or unreadable (then it is simply recomputed)."""
+        """A float32 array, or None when absent or damaged (then it is recomputed and replaced)."""
+        path = self._file(extractor_key, content_key)
         try:
-            with open(self._file(extractor_key, content_key), "rb") as fh:
+            with open(path, "rb") as fh:
                 raw = fh.read()
         except OSError:
             return None
-        if len(raw) < 5 or raw[:4] != _MAGIC:
-            return None
-        ndim = raw[4]
-        start = 5 + 4 * ndim
-        shape = struct.unpack(f"<{ndim}I", raw[5:start])
-        size = 1
-        for n in shape:
-            size *= n
-        if len(raw) - start != 4 * size:
-            return None  # truncated: treat as a miss
-        return np.frombuffer(raw, dtype="<f4", offset=start).reshape(shape).copy()
+        value, why = decode_entry(raw)
+        if why:
+            logger.warning("feature cache entry %s is damaged (%s); recomputing it", path, why)
+        return value
 
     def put(self, extractor_key: str, content_key: str, value: np.ndarray) -> None:
-        # A 5-byte header + raw float32: ~10x faster to read back than .npy's parsed header.
+        """Store a finite array; a non-finite one is not stored (it would be refused on reading)."""
         arr = np.ascontiguousarray(value, dtype="<f4")
-        header = _MAGIC + bytes([arr.ndim]) + struct.pack(f"<{arr.ndim}I", *arr.shape)
-        atomic_write_bytes(Path(self._file(extractor_key, content_key)), header + arr.tobytes(), durable=False)
+        if not np.all(np.isfinite(arr)):
+            return
+        atomic_write_bytes(Path(self._file(extractor_key, content_key)), encode_entry(arr), durable=False)
+
+
+def encode_entry(value: np.ndarray) -> bytes:
+    """One cache entry: a verifiable header + raw float32 (~10x faster to read back than .npy)."""
+    arr = np.ascontiguousarray(value, dtype="<f4")
+    payload = arr.tobytes()
+    head = _MAGIC + bytes([arr.ndim]) + struct.pack(f"<{arr.ndim}IQ", *arr.shape, len(payload))
+    return head + struct.pack("<I", zlib.crc32(payload, zlib.crc32(head))) + payload
+
+
+def decode_entry(raw: bytes) -> tuple[np.ndarray | None, str | None]:
+    """(array, None) for a verified entry; (None, why) for a damaged one; (None, None) for an old layout."""
+    if raw[:4] in _OLD_MAGICS:
+        return None, None
+    if len(raw) < 5:
+        return None, f"short header: {len(raw)} bytes"
+    if raw[:4] != _MAGIC:
+        return None, "bad magic"
+    ndim = raw[4]
+    if ndim > _MAX_NDIM:
+        return None, f"bad header: {ndim} dimensions"
+    start = 5 + 4 * ndim + 8 + 4
+    if len(raw) < start:
+        return None, f"short header: {len(raw)} bytes"
+    *shape, length = struct.unpack(f"<{ndim}IQ", raw[5 : start - 4])
+    (crc,) = struct.unpack("<I", raw[start - 4 : start])
+    if length != 4 * math.prod(shape) or len(raw) - start != length:
+        return None, f"wrong length: {len(raw) - start} payload bytes for shape {tuple(shape)}"
+    if zlib.crc32(raw[start:], zlib.crc32(raw[: start - 4])) != crc:
+        return None, "checksum mismatch"
+    value = np.frombuffer(raw, dtype="<f4", offset=start).reshape(shape).copy()
+    if not np.isfinite(value).all():  # put() never writes these; a checksummed one comes from some other writer
+        return None, "non-finite values"
+    return value, None
