@@ -97,6 +97,9 @@ class Predictor:
     """Loaded once, used many times: feature extractors, normalisation and model come from one bundle."""
 
     def __init__(self, bundle: LoadedBundle, *, min_confidence: float = 0.0) -> None:
+        from serkit.experiment import check_range
+
+        check_range("--min-confidence", min_confidence, 0.0, 1.0)
         self.bundle = bundle
         self.config = bundle.config
         self.labels: list[str] = list(bundle.config.labels)
@@ -104,14 +107,14 @@ class Predictor:
         self.extractors = bundle.config.experiment.extractors()
         self._onnx = None
         self.transductive = False  # adapted on the very files it predicts (predict --adapt)
+        if bundle.estimator is None:
+            self.use_onnx()  # loaded without native weights: the exported files are the model
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
              backend: str | Backend = Backend.AUTO) -> "Predictor":
         from serkit.bundle import ONNX_MANIFEST
-        from serkit.experiment import check_range
 
-        check_range("--min-confidence", min_confidence, 0.0, 1.0)
         try:
             backend = Backend(backend)
         except ValueError:
@@ -121,10 +124,7 @@ class Predictor:
             raise BundleError(f"{target}: the default model is not installed; pass --model BUNDLE")
         if backend is Backend.AUTO:
             backend = Backend.ONNX if (target / ONNX_MANIFEST).is_file() else Backend.NATIVE
-        p = cls(load_bundle(target, load_estimator=backend is not Backend.ONNX), min_confidence=min_confidence)
-        if backend is Backend.ONNX:
-            p.use_onnx()
-        return p
+        return cls(load_bundle(target, load_estimator=backend is not Backend.ONNX), min_confidence=min_confidence)
 
     def use_onnx(self) -> None:
         """Run the classifier and every extractor that has an export through onnxruntime: no torch."""
@@ -204,8 +204,7 @@ class Predictor:
                         "date": datetime.date.today().isoformat(),
                         "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name}),
             min_confidence=self.min_confidence)
-        adapted._onnx = self._onnx
-        adapted.extractors = self.extractors
+        adapted.extractors = self.extractors  # the same extractors (and ONNX sessions), already loaded
         return adapted
 
     def save_adapted(self, output: str | Path) -> Path:
