@@ -136,13 +136,13 @@ def test_matching_onnx_files_agree_with_the_native_model(bundles):
 
 # -- numeric options: the range is checked where the option is declared -------------------------------------
 @pytest.mark.parametrize("args, needle", [
-    (["--folds", "1"], "--folds must be between 2 and 1000, got 1"),
+    (["--folds", "1"], "--folds must be an integer from 2 to 1000, got 1"),
     (["--folds", "1000", "--protocol", "random"], "--folds 1000 is more than the files of the rarest class"),
-    (["--epochs", "0"], "--epochs must be between 1 and 10000, got 0"),
-    (["--epochs", "-1"], "--epochs must be between 1 and 10000, got -1"),
-    (["--augment-copies", "-2", "--augment", "noise"], "--augment-copies must be between 0 and 100"),
-    (["--jobs", "0"], "--jobs must be between 1 and 1024, got 0"),
-    (["--workers", "0"], "--workers must be between 1 and 1024, got 0"),
+    (["--epochs", "0"], "--epochs must be an integer from 1 to 10000, got 0"),
+    (["--epochs", "-1"], "--epochs must be an integer from 1 to 10000, got -1"),
+    (["--augment-copies", "-2", "--augment", "noise"], "--augment-copies must be an integer from 0 to 100"),
+    (["--jobs", "0"], "--jobs must be an integer from 1 to 1024, got 0"),
+    (["--workers", "0"], "--workers must be an integer from 1 to 1024, got 0"),
     (["--model", "logreg[C=-1]"], "logreg option C must be positive"),
     (["--features", "whisper_encoder[states=7]"], "states must be increasing indices from 0 to 5"),
     (["--protocol", "corpus"], "needs at least 2 --data corpora"),
@@ -158,5 +158,5 @@ def test_out_of_range_options_are_one_line_and_write_nothing(manifest, tmp_path,
 def test_train_with_epochs_zero_never_writes_an_untrained_bundle(manifest, tmp_path, capsys):
     out = tmp_path / "b"
     _one_line(capsys, main(["train", "--data", str(manifest), "--model", "mlp", "--epochs", "0", "--output",
-                            str(out), "--no-evaluate", "--quiet"]), "--epochs must be between 1 and 10000")
+                            str(out), "--no-evaluate", "--quiet"]), "--epochs must be an integer from 1 to 10000")
     assert not out.exists()

@@ -11,12 +11,15 @@ documented once, here, and checked when the config is made: an invalid config ca
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
 from serkit.errors import ConfigError, UnknownNameError
+from serkit.validation import Bound, check_range
+
+__all__ = ["Bound", "Component", "ExperimentConfig", "Normalization", "Protocol", "RunOptions", "check_range",
+           "feature_extractors", "iter_cli_fields", "parse_component", "split_top_level"]
 
 
 class Protocol(str, Enum):
@@ -344,13 +347,6 @@ class ExperimentConfig:
 
 def _cli(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-def check_range(option: str, value: float, low: float, high: float) -> None:
-    """The one range check every numeric option goes through: `--folds must be between 2 and 1000, got 1`."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise ConfigError(f"{option} must be between {low:g} and {high:g}, got {value!r}")
 
 
 def _checked_feature(c: Component) -> Component:

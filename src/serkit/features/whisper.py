@@ -17,6 +17,7 @@ import numpy as np
 
 from serkit.errors import BundleError, ConfigError, SerkitError
 from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
+from serkit.validation import Bound
 
 ENCODER_FILE = "whisper_encoder.onnx"
 N_STATES = 6  # tiny.en: embeddings, 4 blocks, final layer-normed output
@@ -79,8 +80,7 @@ class WhisperConfig(FeatureConfig):
                 or list(self.states) != sorted(set(self.states)):
             raise ConfigError(f"{name} option states must be increasing indices from 0 to {N_STATES - 1} "
                               f"(e.g. 1-2 or 0|3|5), got {'|'.join(map(str, self.states)) or 'none'}")
-        if not 0 <= self.min_seconds <= 30:
-            raise ConfigError(f"{name} option min_seconds must be between 0 and 30, got {self.min_seconds}")
+        Bound(float, 0, 30).check(f"{name} option min_seconds", self.min_seconds)
 
 
 class WhisperEncoderFeatures(FeatureExtractor):

@@ -9,49 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from serkit.errors import ConfigError
+from serkit.validation import Bound
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY_HOST = "*"
-
-
-@dataclasses.dataclass(frozen=True)
-class Bound:
-    """A closed numeric range; ``above`` makes the low end exclusive (a time-out of 0 means nothing)."""
-
-    kind: type
-    low: float
-    high: float
-    above: bool = False
-
-    def describe(self) -> str:
-        what = "an integer" if self.kind is int else "a number"
-        low = f"above {self.low:g}" if self.above else f"from {self.low:g}"
-        return f"{what} {low} to {self.high:g}"
-
-    def holds(self, value: float) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        if self.kind is int and not isinstance(value, int):
-            return False
-        if not math.isfinite(value):
-            return False
-        return (value > self.low if self.above else value >= self.low) and value <= self.high
-
-    def parse(self, text: str) -> int | float:
-        """The CLI's view: a string to a number in range, or ``ValueError`` with the reason."""
-        try:
-            value: int | float = int(text) if self.kind is int else float(text)
-        except ValueError:
-            raise ValueError(f"must be {self.describe()}, got {text!r}") from None
-        if not self.holds(value):
-            raise ValueError(f"must be {self.describe()}, got {text!r}")
-        return value
 
 
 # One row per numeric option of `serkit serve` (field name = option name with - for _).
@@ -67,9 +33,7 @@ BOUNDS: dict[str, Bound] = {
 
 def check(name: str, value: float) -> None:
     """Raise ``ConfigError`` naming the setting, the value and the valid range."""
-    bound = BOUNDS[name]
-    if not bound.holds(value):
-        raise ConfigError(f"{name} must be {bound.describe()}, got {value!r}")
+    BOUNDS[name].check(name, value)
 
 
 def default_max_concurrent() -> int:
