@@ -19,7 +19,8 @@ import serkit.features.base as base
 from serkit import audio
 from serkit.errors import ConfigError, UnknownNameError
 from serkit.cli import main
-from serkit.features import FeatureCache, Variant, extract_features, feature_names, get_extractor, parse_feature_names
+from serkit.experiment import feature_extractors
+from serkit.features import FeatureCache, Variant, extract_features, feature_names, get_extractor
 from serkit.features.cache import decode_entry, encode_entry
 from serkit.features.spectral import MfccMatrix, SpectralStats, SpectralStatsConfig
 
@@ -54,7 +55,7 @@ def test_unknown_feature_name_lists_the_valid_ones():
     msg = str(err.value)
     assert "'wav2vec'" in msg and all(name in msg for name in SIX)
     with pytest.raises(UnknownNameError, match="bogus"):
-        parse_feature_names("spectral_stats+bogus")
+        feature_extractors("spectral_stats+bogus")
 
 
 # --------------------------------------------------------------------------- shapes on a real clip

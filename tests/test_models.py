@@ -7,7 +7,8 @@ import pytest
 from sklearn.base import clone
 
 from serkit.errors import UnknownNameError
-from serkit.models import MODELS, build_model, get_model_spec, parse_model_names
+from serkit.experiment import ExperimentConfig
+from serkit.models import MODELS, build_model, get_model_spec
 from serkit.models.neural import TorchClassifier
 from serkit.models.nets import build, count_parameters
 
@@ -83,7 +84,7 @@ def test_every_model_fits_and_predicts_probabilities(name):
 
 def test_registry_rejects_unknown_names_listing_the_choices():
     with pytest.raises(UnknownNameError) as err:
-        parse_model_names("logreg,transformer9000")
+        ExperimentConfig(data=["x"], models="logreg,transformer9000")
     assert "transformer9000" in str(err.value)
     for name in MODELS:
         assert name in str(err.value)

@@ -17,19 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serkit.errors import ConfigError, DataError, UnknownNameError
+from serkit.errors import ConfigError, DataError
 from serkit.experiment import PROTOCOL_LABELS, ExperimentConfig, Normalization, Protocol, RunOptions
 from serkit.metrics import compute_metrics, mean_std
 
 __all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "ModelResult", "Protocol", "evaluate",
-           "make_folds", "normalise_fold", "parse_protocol"]
-
-
-def parse_protocol(value: str | Protocol) -> Protocol:
-    try:
-        return Protocol(value)
-    except ValueError:
-        raise UnknownNameError("protocol", value, [p.value for p in Protocol]) from None
+           "make_folds", "normalise_fold"]
 
 
 @dataclasses.dataclass(frozen=True)

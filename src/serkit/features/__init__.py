@@ -9,7 +9,6 @@ from serkit.features.base import (
     FeatureKind,
     feature_names,
     get_extractor,
-    parse_feature_names,
     register,
 )
 from serkit.features.cache import FeatureCache, default_cache_dir
@@ -51,6 +50,6 @@ register("whisper_encoder", _whisper)
 
 __all__ = [
     "FEATURE_VERSION", "ExtractionResult", "FeatureCache", "FeatureConfig", "FeatureExtractor", "FeatureKind",
-    "Variant", "default_cache_dir", "extract_features", "feature_names", "get_extractor", "parse_feature_names",
+    "Variant", "default_cache_dir", "extract_features", "feature_names", "get_extractor",
     "register",
 ]

@@ -150,17 +150,3 @@ def get_extractor(name: str, config: dict[str, Any] | None = None) -> FeatureExt
         raise UnknownNameError("feature set", name, feature_names())
     cls = _REGISTRY[name]()
     return cls(**(config or {}))  # overrides: an unknown option is an UnknownNameError, not a TypeError
-
-
-def parse_feature_names(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    """`a+b` or `a,b` or a list: the feature sets to combine, each validated."""
-    if isinstance(spec, str):
-        parts = [p.strip() for p in spec.replace("+", ",").split(",") if p.strip()]
-    else:
-        parts = [str(p) for p in spec]
-    if not parts:
-        raise ConfigError("no feature set given; valid choices: " + ", ".join(feature_names()))
-    for p in parts:
-        if p not in _REGISTRY:
-            raise UnknownNameError("feature set", p, feature_names())
-    return parts

@@ -1,5 +1,5 @@
 """Model registry: every model is a scikit-learn-style estimator built by name."""
 
-from serkit.models.registry import MODELS, ModelSpec, build_model, get_model_spec, model_names, parse_model_names
+from serkit.models.registry import MODELS, ModelSpec, build_model, get_model_spec, model_names
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "get_model_spec", "model_names", "parse_model_names"]
+__all__ = ["MODELS", "ModelSpec", "build_model", "get_model_spec", "model_names"]

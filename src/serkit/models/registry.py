@@ -116,14 +116,5 @@ def get_model_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def parse_model_names(spec: str | list[str]) -> list[str]:
-    names = [p.strip() for p in spec.split(",") if p.strip()] if isinstance(spec, str) else list(spec)
-    if not names:
-        raise UnknownNameError("model", spec, MODELS)
-    for n in names:
-        get_model_spec(n)
-    return names
-
-
 def build_model(name: str, *, random_state: int = 0, **params: Any):
     return get_model_spec(name).build(random_state=random_state, **params)
