@@ -30,7 +30,7 @@ test: $(VENV)/.dev
 
 ## Retrain the bundled default model on ../shared/data (see README "Default model"), with its ONNX files.
 DATA ?= ../shared/data
-DEFAULT_RECIPE ?= --model 'logreg[C=0.001]' --features 'whisper_encoder[states=1-2,pooling=mean]' --normalize corpus
+DEFAULT_RECIPE ?= --model 'logreg[C=0.0003]' --features 'whisper_encoder[states=1-3,pooling=mean]' --normalize corpus
 default-model: $(VENV)/.installed
 	$(BIN)/serkit train --data $(DATA)/ravdess --data $(DATA)/savee --data $(DATA)/nemo $(DEFAULT_RECIPE) \
 		--output src/serkit/default_model
