@@ -441,6 +441,24 @@
         const protocol = typeof info.protocol === "string" && info.protocol ? ` (${info.protocol})` : "";
         $("model-metrics").textContent = ` · ${shown.join(", ")}${protocol}`;
       }
+      const evaluations = Array.isArray(info.evaluations) ? info.evaluations : [];
+      if (evaluations.length > 1) {
+        $("model-metrics").textContent = " · " + evaluations
+          .filter((e) => typeof e.ua === "number")
+          .map((e) => `UA ${(100 * e.ua).toFixed(1)}% (${e.protocol_label})`).join("; ");
+      }
+      if (Array.isArray(info.corpora) && info.corpora.length) {
+        $("model-corpora").textContent = info.corpora.join(", ");
+      }
+      if (Array.isArray(info.languages) && info.languages.length) {
+        $("model-languages").textContent = ` (${info.languages.join(", ")} speech)`;
+      }
+      const a = info.adaptation;
+      if (a && typeof a.files === "number") {
+        const hours = typeof a.hours === "number" ? `, ${a.hours.toFixed(2)} h` : "";
+        $("model-adaptation").textContent =
+          `adapted without labels on ${a.files} recordings${hours}` + (a.date ? ` (${a.date})` : "");
+      }
       const card = info.card || info.card_text || info.model_card;
       if (typeof card === "string" && card.trim()) {
         $("model-card-text").textContent = card;
