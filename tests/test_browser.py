@@ -77,15 +77,21 @@ def sync_playwright():
 
 
 @pytest.fixture(scope="module")
-def browser(sync_playwright):
+def playwright(sync_playwright):
+    """One Playwright per module: a second sync_playwright() in the same thread is refused."""
     if not CHROMIUM.is_file():
         _missing(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 class _Spy:
@@ -278,17 +284,14 @@ def live_wav(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def live_browser(sync_playwright, live_wav):
+def live_browser(playwright, live_wav):
     """Chromium whose fake microphone plays ``live_wav``."""
-    if not CHROMIUM.is_file():
-        _missing(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
-    with sync_playwright() as p:
-        args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={live_wav}"]
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={live_wav}"]
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def strip_labels(page) -> list[str]:

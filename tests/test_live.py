@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
 import fixtures as fx
+from conftest import require
 from serkit import audio, cli
 from serkit.errors import AudioError, ConfigError, SerkitError
 from serkit.inference import Predictor
@@ -159,12 +160,12 @@ def test_no_speech_gives_the_same_error_as_predict(predictor, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"hop": 0}, "--hop must be between 0.1 and 5, got 0"),
-    ({"window": 60.0}, "--window must be between 0.5 and 30, got 60.0"),
+    ({"hop": 0}, "--hop must be a number from 0.1 to 5, got 0"),
+    ({"window": 60.0}, "--window must be a number from 0.5 to 30, got 60.0"),
     ({"hop": 2.0, "window": 1.0}, "--window (1 s) must be at least --hop (2 s)"),
-    ({"smooth": 0}, "--smooth must be between 1 and 100, got 0"),
-    ({"smooth": 1.5}, "--smooth must be a whole number of hops, got 1.5"),
-    ({"sample_rate": 1000}, "sample rate 1000 Hz is outside the supported range 4000..384000 Hz"),
+    ({"smooth": 0}, "--smooth must be an integer from 1 to 100, got 0"),
+    ({"smooth": 1.5}, "--smooth must be an integer from 1 to 100, got 1.5"),
+    ({"sample_rate": 1000}, "--sample-rate must be an integer from 4000 to 384000, got 1000"),
 ])
 def test_stream_options_are_range_checked(predictor, options, message) -> None:
     with pytest.raises(SerkitError) as exc:
@@ -269,7 +270,7 @@ PCM = (SPEECH * 32767).astype("<i2").tobytes()
     ([b"\x1a\x45\xdf\xa3" + bytes(500)], 1003, "WebM/Matroska file, not raw PCM"),
     (["hello"], 1003, "text message 'hello' where audio was expected"),
     ([PCM, "more audio"], 1003, "where audio was expected"),
-    ([{"type": "start", "sample_rate": 0}], 1007, "sample_rate must be a whole number of Hz from 4000 to 384000, got 0"),
+    ([{"type": "start", "sample_rate": 0}], 1007, "sample_rate must be an integer from 4000 to 384000, got 0"),
     ([{"type": "start", "sample_rate": "fast"}], 1007, "got 'fast'"),
     ([{"type": "start", "sample_rate": 44100.5}], 1007, "got 44100.5"),
     ([{"type": "start", "sample_rate": 10**7}], 1007, "got 10000000"),
@@ -454,9 +455,9 @@ def test_read_wav_header_refuses_what_it_cannot_stream() -> None:
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["--hop", "0"], "--hop must be between 0.1 and 5, got 0.0"),
-    (["--smooth", "0"], "--smooth must be between 1 and 100, got 0"),
-    (["-", "--sample-rate", "100"], "--sample-rate must be between 4000 and 384000, got 100"),
+    (["--hop", "0"], "--hop must be a number from 0.1 to 5, got 0.0"),
+    (["--smooth", "0"], "--smooth must be an integer from 1 to 100, got 0"),
+    (["-", "--sample-rate", "100"], "--sample-rate must be an integer from 4000 to 384000, got 100"),
     (["--sample-rate", "16000"], "--sample-rate describes raw PCM on standard input"),
     (["-", "--realtime"], "--realtime paces a FILE"),
     (["--realtime"], "--realtime paces a FILE"),
@@ -503,8 +504,11 @@ def test_listen_without_portaudio_says_what_to_install(capsys, monkeypatch) -> N
 def test_listen_with_a_microphone_that_is_not_there(capsys) -> None:
     try:
         import sounddevice  # noqa: F401
+
+        installed = True
     except (ImportError, OSError):
-        pytest.skip("sounddevice with PortAudio is not installed")
+        installed = False
+    require(installed, "sounddevice with the PortAudio library (pip install sounddevice; apt-get install libportaudio2)")
     rc, out, err = run_listen(capsys, ["--device", "999"])
     assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--device 999: not a microphone" in err and "serkit listen -" in err
@@ -531,3 +535,65 @@ def test_listen_defaults_are_the_streaming_defaults() -> None:
 
 def test_message_types_are_the_protocol_s() -> None:
     assert {m.value for m in Message} == {"ready", "start", "update", "stop", "summary", "error"}
+
+
+# --------------------------------------------------------------------------- under uvicorn
+@pytest.fixture
+def uvicorn_server(predictor):
+    """The app under a real uvicorn with the configuration `serkit serve` uses, on a free local port."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from serkit.server import ServerSettings
+    from serkit.server.app import uvicorn_config
+
+    settings = ServerSettings(max_message_kb=4, max_stream_lead=3600, allowed_hosts=("127.0.0.1",))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(predictor, settings=settings)
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, settings=settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}/api/stream"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_real_server_streams_and_bounds_messages(uvicorn_server, predictor, clips) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    samples = pcm16(clips[4])
+    with connect(uvicorn_server) as ws:
+        assert json.loads(ws.recv())["max_message_bytes"] == 4096
+        for data in chunks(samples, 2048):
+            ws.send(data)
+        ws.send(json.dumps({"type": "stop"}))
+        got = [json.loads(m) for m in ws]
+        assert ws.close_code == 1000
+    offline = predictor.predict_file(clips[4], segment=True).to_dict()
+    assert without_path(got[-1]) == without_path(offline)
+    # Over the limit: the stream's own message; far over it: cut by the protocol layer before it is buffered.
+    with connect(uvicorn_server) as ws:
+        ws.recv()
+        ws.send(bytes(6000))
+        assert "message of 6000 bytes: the limit is 4096 bytes" in json.loads(ws.recv())["error"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv()
+        assert ws.close_code == 1009
+    with connect(uvicorn_server) as ws:
+        ws.recv()
+        ws.send(bytes(64 * 1024))
+        with pytest.raises(ConnectionClosed):
+            ws.recv()
+        assert ws.close_code == 1009

@@ -27,9 +27,10 @@ import numpy as np
 
 from serkit import audio
 from serkit.errors import AudioError, AudioProblem, ConfigError, SerkitError
-from serkit.experiment import Normalization, check_range
+from serkit.experiment import Normalization
 from serkit.inference import Prediction, Predictor, Timeline
 from serkit.segment import FRAME, SegmentConfig, Segmenter, SpeechSegment, frame_levels, speech_threshold
+from serkit.validation import Bound
 
 HOP_SECONDS = 0.5
 WINDOW_SECONDS = 2.0
@@ -46,10 +47,22 @@ NOISE_HISTORY_SECONDS = 30.0
 PENDING_LIMIT_SECONDS = 30.0
 PCM_BYTES = 2  # 16-bit samples
 
-# Valid ranges of the stream's options, as the CLI names them.
-HOP_RANGE = (0.1, 5.0)
-WINDOW_RANGE = (0.5, 30.0)
-SMOOTH_RANGE = (1, 100)
+# Every numeric option of a stream and its valid range (`serkit listen` checks them before it starts).
+BOUNDS: dict[str, Bound] = {
+    "hop": Bound(float, 0.1, 5.0),
+    "window": Bound(float, 0.5, 30.0),
+    "smooth": Bound(int, 1, 100),
+    "sample_rate": Bound(int, audio.MIN_SAMPLE_RATE, audio.MAX_SAMPLE_RATE),
+}
+
+
+def check_options(*, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS, smooth: int = SMOOTH_HOPS,
+                  sample_rate: int = audio.SAMPLE_RATE) -> None:
+    """ConfigError naming the option (as `serkit listen` spells it), the value and the valid range."""
+    for name, value in (("hop", hop), ("window", window), ("smooth", smooth), ("sample_rate", sample_rate)):
+        BOUNDS[name].check("--" + name.replace("_", "-"), value)
+    if window < hop:
+        raise ConfigError(f"--window ({window:g} s) must be at least --hop ({hop:g} s)")
 
 
 class Message(str, Enum):
@@ -112,16 +125,7 @@ class StreamingPredictor:
 
     def __init__(self, predictor: Predictor, *, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS,
                  smooth: int = SMOOTH_HOPS, sample_rate: int = audio.SAMPLE_RATE, name: str = "<stream>") -> None:
-        check_range("--hop", hop, *HOP_RANGE)
-        check_range("--window", window, *WINDOW_RANGE)
-        if isinstance(smooth, bool) or not isinstance(smooth, int):
-            raise ConfigError(f"--smooth must be a whole number of hops, got {smooth!r}")
-        check_range("--smooth", smooth, *SMOOTH_RANGE)
-        if window < hop:
-            raise ConfigError(f"--window ({window:g} s) must be at least --hop ({hop:g} s)")
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
-            raise ConfigError(f"sample rate must be a whole number of Hz, got {sample_rate!r}")
-        audio.check_sample_rate(sample_rate, name=name)
+        check_options(hop=hop, window=window, smooth=smooth, sample_rate=sample_rate)
         if predictor.config.normalize is Normalization.SPEAKER:
             raise SerkitError(f"{predictor.bundle.path.name}: this model normalises features over many recordings of "
                               "one speaker, so it cannot predict a live stream; use a model trained with "

@@ -216,9 +216,8 @@ def update_line(update: Any) -> str:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from serkit.errors import SerkitError
-    from serkit.experiment import check_range
     from serkit.inference import Predictor
-    from serkit.streaming import StreamingPredictor, summary_message
+    from serkit.streaming import StreamingPredictor, check_options, summary_message
 
     if args.list_devices:
         return list_devices()
@@ -227,11 +226,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
         raise SerkitError(f"--device chooses a microphone; it does not apply to SOURCE {source!r}")
     if args.realtime and (source is None or source == STDIN):
         raise SerkitError("--realtime paces a FILE; the microphone and standard input run at their own pace")
-    if args.sample_rate is not None:
-        if source != STDIN:
-            raise SerkitError("--sample-rate describes raw PCM on standard input (SOURCE '-'); a file and the "
-                              "microphone give their own")
-        check_range("--sample-rate", args.sample_rate, 4000, 384000)
+    if args.sample_rate is not None and source != STDIN:
+        raise SerkitError("--sample-rate describes raw PCM on standard input (SOURCE '-'); a file and the "
+                          "microphone give their own")
+    rate_option = {} if args.sample_rate is None else {"sample_rate": args.sample_rate}
+    check_options(hop=args.hop, window=args.window, smooth=args.smooth, **rate_option)  # before anything starts
     # The source first: a missing file or microphone is reported before the model loads.
     dropped = [0]
     if source is None:

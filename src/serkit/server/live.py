@@ -33,11 +33,12 @@ import anyio
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from serkit.errors import SerkitError
+from serkit.errors import ConfigError, SerkitError
 from serkit.server.limits import StreamSlots
 from serkit.server.predictor import PredictorHolder
 from serkit.server.problems import GENERIC_500, ApiError
 from serkit.server.settings import ServerSettings
+from serkit.streaming import BOUNDS as STREAM_BOUNDS
 from serkit.streaming import Message, StreamingPredictor, decode_pcm16, sniff_container, summary_message
 
 logger = logging.getLogger("serkit.server")
@@ -193,10 +194,11 @@ class Session:
             raise StreamEnd(Close.INVALID, f"channels {body.get('channels')!r}: send mono (1 channel)")
         rate = body.get("sample_rate", 16000)
         if isinstance(rate, float) and rate.is_integer():
-            rate = int(rate)
-        if isinstance(rate, bool) or not isinstance(rate, int) or not 4000 <= rate <= 384000:
-            raise StreamEnd(Close.INVALID, f"sample_rate must be a whole number of Hz from 4000 to 384000, "
-                                           f"got {rate!r}")
+            rate = int(rate)  # JSON from JavaScript may write 48000 as 48000.0
+        try:
+            STREAM_BOUNDS["sample_rate"].check("sample_rate", rate)
+        except ConfigError as exc:
+            raise StreamEnd(Close.INVALID, f"{exc} (the rate of the PCM that follows, in Hz)") from None
         return StreamingPredictor(self.predictor, sample_rate=rate, name=STREAM_NAME)
 
     async def audio(self, data: bytes) -> bool:
