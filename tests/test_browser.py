@@ -317,10 +317,10 @@ def test_live_mode_shows_the_emotion_while_the_clip_plays(live_browser, base_url
         assert page.is_visible("#live") and page.is_disabled("#record-button") and page.is_enabled("#live-stop")
         assert sockets == [base_url.replace("http://", "ws://") + "/api/stream"]
 
-        # The label the page shows while the clip plays is the clip's offline label ...
-        page.wait_for_selector(f"#live-label[data-label='{expected}']", timeout=LIVE_TIMEOUT_MS)
-        assert page.inner_text("#live-label").strip() == expected
-        assert page.locator(f"#live-probabilities li.top[data-label='{expected}']").count() == 1
+        # The label the page shows while the clip plays is the clip's offline label (updates arrive every half
+        # second, so each check is one selector: what it matches holds at one moment) ...
+        page.wait_for_selector(f"#live-label[data-label='{expected}']:text-is('{expected}')", timeout=LIVE_TIMEOUT_MS)
+        page.wait_for_selector(f"#live-probabilities li.top[data-label='{expected}']", timeout=1000)
         assert list(shown_probabilities(page, "#live-probabilities")) == predictor.labels
         # ... and the strip grows while it plays, with silence between the repetitions.
         grown_from = int(page.get_attribute("#live-strip", "data-hops"))
@@ -328,10 +328,11 @@ def test_live_mode_shows_the_emotion_while_the_clip_plays(live_browser, base_url
         grown_to = int(page.get_attribute("#live-strip", "data-hops"))
         assert grown_to >= grown_from + 3
         labels = strip_labels(page)
-        assert len(labels) == min(grown_to, 60) and "silence" in labels
+        assert min(grown_to, 60) <= len(labels) <= min(int(page.get_attribute("#live-strip", "data-hops")), 60)
+        assert "silence" in labels
         emotions = [label for label in labels if label in predictor.labels]
         assert emotions and emotions.count(expected) > len(emotions) / 2, labels
-        page.wait_for_selector(f"#live-label[data-label='{expected}']", timeout=LIVE_TIMEOUT_MS)  # the next playing
+        page.wait_for_selector(f"#live-label[data-label='{expected}']", timeout=LIVE_TIMEOUT_MS)  # the next loop
         save_screenshot(page, tmp_path, "live.png", publish=True, published_as="live.png")
 
         # Stop: the summary timeline of the whole stream.

@@ -16,14 +16,14 @@ import time
 import weakref
 from pathlib import Path
 
+import fixtures as fx
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import require
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
-import fixtures as fx
-from conftest import require
 from serkit import audio, cli
 from serkit.errors import AudioError, ConfigError, SerkitError
 from serkit.inference import Predictor
@@ -335,7 +335,7 @@ def test_ninth_stream_is_refused_while_eight_are_open(predictor) -> None:
             assert code == 1013 and error == [{"type": "error", "code": 1013, "error":
                                                 "server busy: 8 live streams are open (limit 8); try again later"}]
         assert c.get("/api/health").json()["live_streams"] == 0
-        _, after, ok = stream_over_socket(c, [PCM])  # a slot again
+        *_, ok = stream_over_socket(c, [PCM])  # a slot again
         assert ok == 1000
 
 
@@ -361,7 +361,7 @@ def test_disconnect_mid_stream_frees_everything(predictor, clips, monkeypatch) -
         assert c.get("/api/health").json()["live_streams"] == 0
         gc.collect()
         assert len(made) == 0
-        _, after, ok = stream_over_socket(c, [PCM])  # the one slot is free
+        *_, ok = stream_over_socket(c, [PCM])  # the one slot is free
         assert ok == 1000
 
 
@@ -492,7 +492,6 @@ def test_listen_without_portaudio_says_what_to_install(capsys, monkeypatch) -> N
         def find_spec(self, name, path=None, target=None):
             if name == "sounddevice":
                 raise OSError("PortAudio library not found")  # what sounddevice raises without libportaudio2
-            return None
 
     monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
     monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])

@@ -5,9 +5,11 @@
 ``window`` seconds (default 2 s, pauses included, as in the clips the model learnt from) once
 they hold at least 1 s of speech, and a label smoothed over the last ``smooth`` labelled hops
 (default 2), so a display does not flicker. Speech is decided per hop by the segmenter's own rule
-(``segment.speech_threshold``) against the noise floor of the last 30 s. ``close()`` returns the summary: the same speech segments,
-per-segment predictions and duration-weighted overall result as ``predict_file(..., segment=True)``
-gives for the same audio, because both run ``segment.Segmenter`` and ``inference.Timeline``.
+(``segment.speech_threshold``) against the noise floor of the last 30 s.
+
+``close()`` returns the summary: the same speech segments, per-segment predictions and
+duration-weighted overall result as ``predict_file(..., segment=True)`` gives for the same audio,
+because both run ``segment.Segmenter`` and ``inference.Timeline``.
 
 The web server (``/api/stream``) and ``serkit listen`` both drive this class: one streaming
 implementation. Its cost is bounded: the live window, the noise-floor history and the segmenter's

@@ -144,18 +144,19 @@ class Session:
                 if message["type"] == "websocket.disconnect":
                     return
                 self.messages += 1
+                going = True
                 if message.get("bytes") is not None:
-                    if not await self.audio(message["bytes"]):
-                        return
+                    going = await self.audio(message["bytes"])
                 elif message.get("text") is not None:
-                    if not await self.control(message["text"]):
-                        return
+                    going = await self.control(message["text"])
+                if not going:
+                    return
         except StreamEnd as end:
             logger.info("live stream closed (%d): %s", end.code, end.message)
             await close(ws, end.code, end.message)
         except SerkitError as exc:
             await close(ws, Close.INVALID, str(exc))
-        except Exception:  # noqa: BLE001 - logged; the client gets the generic message, other streams go on
+        except Exception:  # logged; the client gets the generic message, other streams go on
             logger.exception("live stream failed after %d messages", self.messages)
             await close(ws, Close.INTERNAL, GENERIC_500)
 
