@@ -123,8 +123,9 @@ def start_server(port: int, model: str | None, core: int) -> subprocess.Popen:
     if model:
         cmd += ["--model", model]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: pin(core))
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    os.sched_setaffinity(server.pid, {core})  # before it has loaded anything, let alone started threads
+    return server
 
 
 def cpu_seconds(pid: int) -> float:
