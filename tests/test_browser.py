@@ -4,7 +4,8 @@ Runs headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) agains
 serving ``create_app(predictor)`` on a free local port. Skipped when Chromium or Playwright
 is missing, except on CI (``CI=true``) where that is a failure.
 
-``SERKIT_UPDATE_SCREENSHOT=1`` also copies the result screenshot to docs/screenshot.png.
+``SERKIT_UPDATE_SCREENSHOT=1`` also copies the result screenshot to docs/screenshot.png and the live
+view's to docs/live.png.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ CLIP = RAVDESS / "Actor_01" / "03-01-05-02-01-01-01.flac"
 LONG_CLIPS = [CLIP, RAVDESS / "Actor_02" / "03-01-03-02-01-01-02.flac", RAVDESS / "Actor_03" / "03-01-04-02-02-01-03.flac"]
 REPO = Path(__file__).resolve().parents[1]
 PREDICT_TIMEOUT_MS = 90_000
+# Live mode plays this through Chromium's fake microphone: a strongly acted clip, between pauses.
+LIVE_CLIP = RAVDESS / "Actor_03" / "03-01-05-02-01-01-03.flac"
+LIVE_TIMEOUT_MS = 45_000
 
 
 def _missing(reason: str):
@@ -73,15 +77,21 @@ def sync_playwright():
 
 
 @pytest.fixture(scope="module")
-def browser(sync_playwright):
+def playwright(sync_playwright):
+    """One Playwright per module: a second sync_playwright() in the same thread is refused."""
     if not CHROMIUM.is_file():
         _missing(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 class _Spy:
@@ -153,17 +163,18 @@ def wait_for_result(page) -> None:
     assert state == "done", f"page ended in state {state!r}: {page.inner_text('#error')!r}"
 
 
-def shown_probabilities(page) -> dict[str, str]:
-    rows = page.locator("#probabilities li")
+def shown_probabilities(page, where: str = "#probabilities") -> dict[str, str]:
+    rows = page.locator(f"{where} li")
     return {rows.nth(i).get_attribute("data-label"): rows.nth(i).inner_text() for i in range(rows.count())}
 
 
-def save_screenshot(page, tmp_path: Path, name: str, *, publish: bool = False) -> Path:
+def save_screenshot(page, tmp_path: Path, name: str, *, publish: bool = False,
+                    published_as: str = "screenshot.png") -> Path:
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 0
     if publish and os.environ.get("SERKIT_UPDATE_SCREENSHOT") == "1":
-        target = REPO / "docs" / "screenshot.png"
+        target = REPO / "docs" / published_as
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, target)
     return shot
@@ -255,3 +266,84 @@ def test_bad_upload_shows_the_error(page, tmp_path: Path) -> None:
     message = page.inner_text("#error")
     assert "notes.wav" in message and "audio" in message
     assert page.is_visible("#error")
+
+
+# --------------------------------------------------------------------------- live mode
+@pytest.fixture(scope="module")
+def live_wav(tmp_path_factory) -> Path:
+    """The clip with a pause before and after, as 16-bit WAV: what the fake microphone plays (in a loop)."""
+    if not LIVE_CLIP.is_file():
+        if fx.REAL_DATA_SKIPPABLE:
+            pytest.skip(f"RAVDESS clip {LIVE_CLIP} not available")
+        pytest.fail(f"RAVDESS clip {LIVE_CLIP} not available (required on CI)")
+    pause = np.zeros(audio.SAMPLE_RATE // 2, dtype=np.float32)
+    signal = np.concatenate([pause, audio.load(LIVE_CLIP), pause, pause, pause])
+    path = tmp_path_factory.mktemp("live") / "angry-actor-03.wav"
+    sf.write(path, signal, audio.SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def live_browser(playwright, live_wav):
+    """Chromium whose fake microphone plays ``live_wav``."""
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={live_wav}"]
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def strip_labels(page) -> list[str]:
+    cells = page.locator("#live-strip .live-cell")
+    return [cells.nth(i).get_attribute("data-label") for i in range(cells.count())]
+
+
+def test_live_mode_shows_the_emotion_while_the_clip_plays(live_browser, base_url, predictor, live_wav,
+                                                          tmp_path: Path) -> None:
+    expected = predictor.predict_file(live_wav).label  # what `serkit predict` says for the clip
+    context = live_browser.new_context(viewport={"width": 1000, "height": 900}, device_scale_factor=1)
+    context.grant_permissions(["microphone"], origin=base_url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    try:
+        page.goto(base_url + "/")
+        page.wait_for_selector("body[data-state='idle']")
+        page.click("#live-start")
+        page.wait_for_selector("body[data-state='live']", timeout=LIVE_TIMEOUT_MS)
+        assert page.is_visible("#live") and page.is_disabled("#record-button") and page.is_enabled("#live-stop")
+        assert sockets == [base_url.replace("http://", "ws://") + "/api/stream"]
+
+        # The label the page shows while the clip plays is the clip's offline label (updates arrive every half
+        # second, so each check is one selector: what it matches holds at one moment) ...
+        page.wait_for_selector(f"#live-label[data-label='{expected}']:text-is('{expected}')", timeout=LIVE_TIMEOUT_MS)
+        page.wait_for_selector(f"#live-probabilities li.top[data-label='{expected}']", timeout=1000)
+        assert list(shown_probabilities(page, "#live-probabilities")) == predictor.labels
+        # ... and the strip grows while it plays, with silence between the repetitions.
+        grown_from = int(page.get_attribute("#live-strip", "data-hops"))
+        page.wait_for_timeout(2500)
+        grown_to = int(page.get_attribute("#live-strip", "data-hops"))
+        assert grown_to >= grown_from + 3
+        labels = strip_labels(page)
+        assert min(grown_to, 60) <= len(labels) <= min(int(page.get_attribute("#live-strip", "data-hops")), 60)
+        assert "silence" in labels
+        emotions = [label for label in labels if label in predictor.labels]
+        assert emotions and emotions.count(expected) > len(emotions) / 2, labels
+        page.wait_for_selector(f"#live-label[data-label='{expected}']", timeout=LIVE_TIMEOUT_MS)  # the next loop
+        save_screenshot(page, tmp_path, "live.png", publish=True, published_as="live.png")
+
+        # Stop: the summary timeline of the whole stream.
+        page.click("#live-stop")
+        page.wait_for_selector("body[data-state='done'], body[data-state='error']", timeout=PREDICT_TIMEOUT_MS)
+        assert page.get_attribute("body", "data-state") == "done", page.inner_text("#error")
+        assert page.is_visible("#result") and page.is_visible("#timeline")
+        assert page.locator("#timeline li").count() >= 1
+        assert page.inner_text("#result-source").startswith("Live: ")
+        assert page.inner_text("#result-label").strip() in predictor.labels
+        assert page.is_enabled("#live-start") and page.is_disabled("#live-stop")
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+    finally:
+        context.close()

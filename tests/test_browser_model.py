@@ -10,7 +10,7 @@ import pytest
 
 from fixtures import real_savee_files
 from serkit.server import create_app
-from test_browser import browser, sync_playwright  # noqa: F401  (the shared Chromium fixtures)
+from test_browser import browser, playwright, sync_playwright  # noqa: F401  (the shared Chromium fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -19,7 +19,8 @@ LAYERS: list[tuple[str, set[str]]] = [
               "serkit.onnx_runtime", "serkit.normalization"}),
     ("domain", {"serkit.experiment", "serkit.corpora", "serkit.features", "serkit.models", "serkit.augment",
                 "serkit.segment", "serkit.bundle", "serkit.plots"}),
-    ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports"}),
+    ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports",
+                   "serkit.streaming"}),
     ("apps", {"serkit.cli", "serkit.server", "serkit"}),
 ]
 

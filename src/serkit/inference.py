@@ -290,31 +290,15 @@ class Predictor:
         """Segment on speech, predict each segment, pool by duration: bounded memory."""
         from serkit.segment import segments as speech_segments
 
-        segs: list[Segment] = []
-        weighted = np.zeros(len(self.labels))
-        total = 0.0
-        seen, peak = [0], [0.0]
+        timeline = Timeline(self, name)
+        for start, stop, samples in speech_segments(timeline.counted(blocks)):
+            timeline.add(start, stop, samples)
+        return timeline.result()
 
-        def counted(stream: Iterable[np.ndarray]):
-            for block in stream:
-                seen[0] += len(block)
-                if len(block):
-                    peak[0] = max(peak[0], float(np.max(np.abs(block))))
-                yield block
-
-        for start, stop, samples in speech_segments(counted(blocks)):
-            proba = self._proba([self._features(samples)])[0]
-            r = self._result(None, proba)
-            segs.append(Segment(start, stop, r.label or UNCERTAIN, float(r.confidence or 0), r.probabilities or {}))
-            weighted += proba * (stop - start)
-            total += stop - start
-        if not segs:
-            # The loader's checks, from what the stream saw (the file was never loaded whole).
-            audio.check_length_and_level(seen[0], peak[0], audio.SAMPLE_RATE, name=name or "<signal>")
-            from serkit.errors import AudioProblem
-
-            raise AudioError(name, "no speech found (no segment above the noise floor)", AudioProblem.NO_SPEECH)
-        return self._result(name, weighted / total, duration=seen[0] / audio.SAMPLE_RATE, segments=tuple(segs))
+    def decide(self, probabilities: np.ndarray | Sequence[float], *, path: str | None = None) -> Prediction:
+        """A Prediction from class probabilities in label order: the top class, or `uncertain` below
+        --min-confidence (for probabilities pooled outside the Predictor, e.g. a live stream's smoothing)."""
+        return self._result(path, np.asarray(probabilities, dtype=np.float64))
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
                       batch_size: int = 64, workers: int | None = None) -> list[Prediction]:
@@ -361,3 +345,49 @@ class Predictor:
                 for k, pr in zip(ok, self._proba(rows, one_speaker_batch=True), strict=True):
                     results[chunk[k]] = self._result(files[chunk[k]], pr, duration=durations[chunk[k]])
         return [r for r in results if r is not None]
+
+
+class Timeline:
+    """The timeline of a long recording or a live stream: each speech segment predicted on its own, the overall
+    result their duration-weighted mean. One implementation, so `serkit listen` ends where `predict` would."""
+
+    def __init__(self, predictor: Predictor, name: str | None) -> None:
+        self.predictor = predictor
+        self.name = name
+        self.segments: list[Segment] = []
+        self.weighted = np.zeros(len(predictor.labels))
+        self.total = 0.0
+        self.seen = 0  # samples the audio had (speech or not), for the duration and the loader's checks
+        self.peak = 0.0
+
+    def observe(self, block: np.ndarray) -> None:
+        """Count a block of the stream (16 kHz mono) whether or not it holds speech."""
+        self.seen += len(block)
+        if len(block):
+            self.peak = max(self.peak, float(np.max(np.abs(block))))
+
+    def counted(self, blocks: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+        for block in blocks:
+            self.observe(block)
+            yield block
+
+    def add(self, start: float, stop: float, samples: np.ndarray) -> Segment:
+        p = self.predictor
+        proba = p._proba([p._features(samples)])[0]
+        r = p._result(None, proba)
+        seg = Segment(start, stop, r.label or UNCERTAIN, float(r.confidence or 0), r.probabilities or {})
+        self.segments.append(seg)
+        self.weighted += proba * (stop - start)
+        self.total += stop - start
+        return seg
+
+    def result(self) -> Prediction:
+        """The pooled prediction with its segments; an AudioError when no segment was found."""
+        if not self.segments:
+            # The loader's checks, from what the stream saw (the audio was never held whole).
+            audio.check_length_and_level(self.seen, self.peak, audio.SAMPLE_RATE, name=self.name or "<signal>")
+            from serkit.errors import AudioProblem
+
+            raise AudioError(self.name, "no speech found (no segment above the noise floor)", AudioProblem.NO_SPEECH)
+        return self.predictor._result(self.name, self.weighted / self.total, duration=self.seen / audio.SAMPLE_RATE,
+                                      segments=tuple(self.segments))

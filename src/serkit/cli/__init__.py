@@ -17,7 +17,8 @@ from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "FEATURE_SETS", "build_parser", "main"]
 
 # In the order `serkit --help` lists them.
-SUBCOMMANDS = ("corpus", "features", "evaluate", "train", "adapt", "models", "predict", "serve", "export", "plot")
+SUBCOMMANDS = ("corpus", "features", "evaluate", "train", "adapt", "models", "predict", "listen", "serve", "export",
+               "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SerkitError as exc:
         print(f"serkit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader went away (`serkit listen | head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return EXIT_OK
     except OSError as exc:  # a folder given where a file is expected, a full disk, no permission
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"serkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -54,8 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("serkit: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

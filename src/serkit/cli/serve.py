@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from serkit.server.settings import ServerSettings, list_type, option_type, parse_hosts, parse_origins
 
     sv = sub.add_parser("serve", help="web page and REST API", formatter_class=Formatter,
-                        description="Serve the web page (upload or record) and the REST API (POST /api/predict). "
+                        description="Serve the web page (upload, record or live) and the REST API (POST /api/predict, "
+                                    "WebSocket /api/stream). "
                                     "The model is loaded, and predicts once, before the port is bound.")
     serve_defaults = ServerSettings()
     sv.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
@@ -29,6 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                     metavar="S", help="408 and close when a whole request body takes longer than S seconds")
     sv.add_argument("--keep-alive-timeout", type=option_type("keep_alive_timeout"),
                     default=serve_defaults.keep_alive_timeout, metavar="S", help="close idle connections after S seconds")
+    sv.add_argument("--max-streams", type=option_type("max_streams"), default=serve_defaults.max_streams, metavar="N",
+                    help="live streams (WebSocket /api/stream) open at once; the next is refused with close code 1013")
+    sv.add_argument("--max-stream-seconds", type=option_type("max_stream_seconds"),
+                    default=serve_defaults.max_stream_seconds, metavar="S",
+                    help="a live stream ends (with its summary) after S seconds of audio or of wall-clock time")
+    sv.add_argument("--max-message-kb", type=option_type("max_message_kb"), default=serve_defaults.max_message_kb,
+                    metavar="KB", help="largest WebSocket message of a live stream")
+    sv.add_argument("--max-stream-lead", type=option_type("max_stream_lead"), default=serve_defaults.max_stream_lead,
+                    metavar="S", help="a live client sending more than S seconds ahead of real time is refused "
+                                      "(not queued)")
     sv.add_argument("--allowed-hosts", type=list_type(parse_hosts), default=None, metavar="HOST[,HOST]",
                     help="Host names the server answers (DNS rebinding); *.example.org for sub-domains, * for any "
                          "(default: the --host address, localhost, 127.0.0.1, ::1)")
@@ -44,6 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = {} if args.max_concurrent is None else {"max_concurrent": args.max_concurrent}
     settings = ServerSettings(max_upload_mb=args.max_upload_mb, read_timeout=args.read_timeout,
                               upload_timeout=args.upload_timeout, keep_alive_timeout=args.keep_alive_timeout,
+                              max_streams=args.max_streams, max_stream_seconds=args.max_stream_seconds,
+                              max_message_kb=args.max_message_kb, max_stream_lead=args.max_stream_lead,
                               allowed_hosts=args.allowed_hosts, allowed_origins=args.allowed_origins or (), **limits)
     run(args.model, host=args.host, port=args.port, settings=settings)
     return EXIT_OK

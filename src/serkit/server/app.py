@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serkit.server.guards import HostGuard, OriginGuard, SecurityHeaders
-from serkit.server.limits import Admission, AdmissionLimit, RequestStats
+from serkit.server.limits import Admission, AdmissionLimit, RequestStats, StreamSlots
 from serkit.server.predictor import PredictorHolder, load_for_serving
 from serkit.server.problems import GENERIC_500, ApiError, error_response
 from serkit.server.routes import build_router
@@ -58,6 +58,7 @@ def create_app(
     settings = settings if settings is not None else ServerSettings(**options)
     holder = PredictorHolder(predictor, model_path)
     admission = Admission(max_concurrent=settings.max_concurrent, stats=RequestStats())
+    slots = StreamSlots(limit=settings.max_streams)
     limit_bytes = settings.max_upload_bytes
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace("__MAX_UPLOAD_BYTES__", str(limit_bytes))
 
@@ -69,12 +70,15 @@ def create_app(
         description=(
             "Speech emotion recognition. Upload a speech recording (wav, flac, ogg, aiff or mp3; "
             f"up to {settings.max_upload_mb:g} MB) to `/api/predict`. The model predicts *acted* emotions "
-            "in English speech; see `/api/model` for its card, metrics and licence."
+            "in English speech; see `/api/model` for its card, metrics and licence. Live: a WebSocket at "
+            "`/api/stream` takes 16-bit PCM and answers with an update every half second and a final timeline "
+            "(protocol in the README, section Live)."
         ),
     )
     app.state.predictor_holder = holder
     app.state.settings = settings
     app.state.admission = admission
+    app.state.stream_slots = slots
 
     # add_middleware puts each new one outside the previous: added innermost first.
     app.add_middleware(AdmissionLimit, admission=admission)
@@ -109,7 +113,7 @@ def create_app(
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, GENERIC_500)
 
-    app.include_router(build_router(holder=holder, settings=settings, admission=admission, page=page))
+    app.include_router(build_router(holder=holder, settings=settings, admission=admission, slots=slots, page=page))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
@@ -121,11 +125,12 @@ def default_allowed_hosts(bind: str) -> tuple[str, ...]:
 
 def uvicorn_config(app: FastAPI, *, host: str, port: int, settings: ServerSettings, log_level: str = "info") -> Any:
     """The one uvicorn configuration (``run`` and the tests): idle connections closed after
-    ``keep_alive_timeout``; no Server header."""
+    ``keep_alive_timeout``; no Server header; WebSocket messages over twice ``max_message_kb`` cut by
+    the protocol layer before they are buffered (those up to twice get the stream's own message)."""
     import uvicorn
 
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
-                          timeout_keep_alive=settings.keep_alive_timeout)
+                          timeout_keep_alive=settings.keep_alive_timeout, ws_max_size=2 * settings.max_message_bytes)
 
 
 def run(

@@ -3,8 +3,8 @@
 * ``SecurityHeaders``: no-sniff everywhere, a strict CSP on the page and its assets.
 * ``HostGuard``: only configured Host names (DNS rebinding: a page of evil.example whose name
   later resolves to 127.0.0.1 sends ``Host: evil.example``) -> 400.
-* ``OriginGuard``: a browser request that changes state (POST) from a page of another origin
-  is refused with 403 before its body is read. Browsers send ``multipart/form-data`` posts
+* ``OriginGuard``: a browser request that changes state (POST), or opens a WebSocket (the live
+  stream), from a page of another origin is refused with 403 before its body is read. Browsers send ``multipart/form-data`` posts
   across origins without a CORS preflight, so CORS response headers alone would not stop the
   upload from being processed. Requests without ``Origin`` (curl, scripts) are not browsers'
   cross-site requests and pass.
@@ -30,7 +30,7 @@ PAGE_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -127,12 +127,14 @@ class OriginGuard:
         return bool(theirs[0]) and theirs == mine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        # A WebSocket handshake is a GET, but browsers open one from any page without CORS: checked too.
+        if scope["type"] not in {"http", "websocket"} or scope["type"] == "http" and scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         origin = header(scope, b"origin")
         if origin is not None and not self.same_origin(scope, origin):
-            logger.info("refused cross-origin %s %s from %r", scope["method"], scope.get("path"), origin)
+            method = scope.get("method", "WebSocket")
+            logger.info("refused cross-origin %s %s from %r", method, scope.get("path"), origin)
             message = (f"cross-origin request refused: origin {origin[:100]!r} is not this server's; "
                        "the server's --allowed-origins must list it")
             await error_response(403, message)(scope, receive, send)

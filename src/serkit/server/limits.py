@@ -1,4 +1,5 @@
-"""Bounded cost: at most N prediction requests at once (uploads included), and what they did.
+"""Bounded cost: at most N prediction requests at once (uploads included), and what they did;
+at most M live streams open at once.
 
 Over the limit a request gets 503 with ``Retry-After`` at once, before its body is read: no
 queue grows in memory (eight held 24 MB uploads would add 170 MB). ``RequestStats`` keeps the
@@ -125,3 +126,25 @@ class AdmissionLimit:
             await self.app(scope, receive, send_and_note)
         finally:
             gate.leave(status)
+
+
+class StreamSlots:
+    """Live streams open at once against ``--max-streams`` (touched only on the event loop: no lock).
+
+    A stream over the limit is refused at once with a message and a close code; none waits.
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self.refused = 0
+
+    def try_open(self) -> bool:
+        if self.open >= self.limit:
+            self.refused += 1
+            return False
+        self.open += 1
+        return True
+
+    def release(self) -> None:
+        self.open -= 1

@@ -1,4 +1,4 @@
-"""The page and the JSON API: health, model card, predict.
+"""The page and the JSON API: health, model card, predict; the live stream (WebSocket).
 
 Prediction is CPU-bound, so it runs in the threadpool and the event loop stays responsive;
 ``AdmissionLimit`` keeps the number of predictions in progress at ``max_concurrent``.
@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from serkit.errors import AudioError, SerkitError
-from serkit.server.limits import Admission
+from serkit.server.limits import Admission, StreamSlots
+from serkit.server.live import live_stream
 from serkit.server.predictor import PredictorHolder, model_name
 from serkit.server.problems import GENERIC_500, ApiError, audio_error_status, documented, error_response
 from serkit.server.schemas import HealthOut, ModelOut, PredictionOut, json_safe
@@ -46,7 +47,7 @@ PREDICT_BODY = {
 
 
 def build_router(
-    *, holder: PredictorHolder, settings: ServerSettings, admission: Admission, page: str
+    *, holder: PredictorHolder, settings: ServerSettings, admission: Admission, slots: StreamSlots, page: str
 ) -> APIRouter:
     router = APIRouter()
     limit_bytes = settings.max_upload_bytes
@@ -77,6 +78,8 @@ def build_router(
             "in_flight": admission.in_flight,
             **stats.last_minute(),
             "consecutive_failures": stats.consecutive_failures,
+            "max_streams": slots.limit,
+            "live_streams": slots.open,
         }
         return JSONResponse(body, status_code=503 if degraded else 200)
 
@@ -124,5 +127,10 @@ def build_router(
         if result.get("error"):
             return JSONResponse(result, status_code=422)
         return JSONResponse(result)
+
+    @router.websocket("/api/stream")
+    async def stream(websocket: WebSocket) -> None:
+        """Live prediction over a WebSocket: see ``serkit.server.live`` for the protocol."""
+        await live_stream(websocket, holder=holder, settings=settings, slots=slots)
 
     return router

@@ -55,6 +55,8 @@ class HealthOut(BaseModel):
     errors_last_minute: int = Field(description="Of those, failures inside the server (5xx, not 503 busy).")
     busy_last_minute: int = Field(description="Requests refused with 503 because the server was busy, last 60 s.")
     consecutive_failures: int = Field(description="Server failures since the last successful prediction.")
+    max_streams: int = Field(description="Live streams (/api/stream) allowed at once; more are refused.")
+    live_streams: int = Field(description="Live streams open now.")
 
 
 class ModelOut(BaseModel):

@@ -28,6 +28,10 @@ BOUNDS: dict[str, Bound] = {
     "read_timeout": Bound(float, 0, 3600, above=True),
     "upload_timeout": Bound(float, 0, 3600, above=True),
     "keep_alive_timeout": Bound(float, 0, 3600, above=True),
+    "max_streams": Bound(int, 1, 1024),
+    "max_stream_seconds": Bound(float, 0, 86400, above=True),
+    "max_message_kb": Bound(int, 1, 16384),
+    "max_stream_lead": Bound(float, 0, 3600, above=True),
 }
 
 
@@ -105,6 +109,10 @@ class ServerSettings:
     read_timeout: float = 15.0  # longest silence while a request body is being received
     upload_timeout: float = 120.0  # longest time to receive one whole body (25 MB at 1.7 Mbit/s)
     keep_alive_timeout: float = 5.0  # an idle connection is closed after this
+    max_streams: int = 8  # live streams (/api/stream) open at once; the next is refused
+    max_stream_seconds: float = 600.0  # a live stream ends after this much audio (or wall-clock time)
+    max_message_kb: int = 64  # largest WebSocket message: 0.68 s of 48 kHz 16-bit PCM
+    max_stream_lead: float = 5.0  # how far a live client may send ahead of real time before it is refused
     allowed_hosts: tuple[str, ...] | None = None
     allowed_origins: tuple[str, ...] = ()
 
@@ -119,6 +127,10 @@ class ServerSettings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_kb * 1024
 
 
 def option_type(name: str) -> Callable[[str], int | float]:

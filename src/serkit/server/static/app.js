@@ -1,14 +1,20 @@
-// serkit web page: upload or record speech, show the predicted emotion.
+// serkit web page: upload or record speech, or go live, and show the predicted emotion.
 // Recording: the Web Audio API captures raw PCM (AudioWorklet, or ScriptProcessor where
 // worklets are unavailable) at the AudioContext's native rate, mono; on Stop the samples are
 // low-pass filtered and resampled to 16 kHz here, encoded as a 16-bit PCM WAV and posted to
 // /api/predict like an uploaded file. (MediaRecorder's WebM/Opus is not readable server-side.)
+// Live: the same capture, sent as 16-bit PCM at the native rate over the WebSocket /api/stream
+// (the server resamples); an update every half second fills the live view, Stop shows the
+// summary timeline.
 "use strict";
 
 (() => {
   const TARGET_RATE = 16000;
   const MAX_RECORD_SECONDS = 600;
   const KNOWN_EMOTIONS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "boredom"];
+  const LIVE_STRIP_CELLS = 60; // 30 s of half-second hops
+  const LIVE_MAX_BUFFERED = 1024 * 1024; // bytes waiting in the socket: past this the network is not keeping up
+  const LIVE_SUMMARY_TIMEOUT_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -31,6 +37,15 @@
     timelineStrip: $("timeline-strip"),
     timelineList: $("timeline-list"),
     maxUpload: $("max-upload"),
+    liveStart: $("live-start"),
+    liveStop: $("live-stop"),
+    liveStatus: $("live-status"),
+    live: $("live"),
+    liveClock: $("live-clock"),
+    liveLabel: $("live-label"),
+    liveConfidence: $("live-confidence"),
+    liveProbabilities: $("live-probabilities"),
+    liveStrip: $("live-strip"),
   };
 
   const maxUploadBytes = Number(document.body.dataset.maxUploadBytes) || 25 * 1024 * 1024;
@@ -39,6 +54,7 @@
   let inflight = null; // AbortController of the running /api/predict request
   let playerUrl = null;
   let recorder = null; // state of the running recording
+  let live = null; // state of the running live stream
 
   // ------------------------------------------------------------------ state & messages
   function setState(state) {
@@ -46,8 +62,11 @@
     el.busy.hidden = state !== "predicting";
     el.result.setAttribute("aria-busy", String(state === "predicting"));
     const recording = state === "recording";
-    el.recordButton.disabled = recording;
+    const streaming = state === "live" || state === "connecting" || state === "finishing";
+    el.recordButton.disabled = recording || streaming;
     el.stopButton.disabled = !recording;
+    el.liveStart.disabled = recording || streaming;
+    el.liveStop.disabled = state !== "live";
   }
 
   function showError(message) {
@@ -139,27 +158,7 @@
     el.confidence.textContent = typeof result.confidence === "number" ? `${percent(result.confidence)} confidence` : "";
 
     el.probabilities.replaceChildren();
-    const entries = Object.entries(result.probabilities || {});
-    for (const [label, p] of entries) {
-      const item = document.createElement("li");
-      item.className = `bar ${emotionClass(label)}${label === result.label ? " top" : ""}`;
-      item.dataset.label = label;
-      const name = document.createElement("span");
-      name.className = "bar-name";
-      name.textContent = label;
-      const track = document.createElement("span");
-      track.className = "bar-track";
-      track.setAttribute("aria-hidden", "true");
-      const fill = document.createElement("span");
-      fill.className = "bar-fill";
-      fill.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
-      track.append(fill);
-      const value = document.createElement("span");
-      value.className = "bar-value";
-      value.textContent = percent(p);
-      item.append(name, track, value);
-      el.probabilities.append(item);
-    }
+    setBars(el.probabilities, result.probabilities || {}, result.label);
 
     const segments = Array.isArray(result.segments) ? result.segments : [];
     el.timelineStrip.replaceChildren();
@@ -189,6 +188,39 @@
       el.timelineList.append(item);
     }
     el.result.hidden = false;
+  }
+
+  // One bar per label; the bars are updated in place when the labels are the same (the live view).
+  function setBars(list, probabilities, top) {
+    const entries = Object.entries(probabilities);
+    const same = list.children.length === entries.length &&
+      entries.every(([label], i) => list.children[i].dataset.label === label);
+    if (!same) {
+      list.replaceChildren();
+      for (const [label] of entries) {
+        const item = document.createElement("li");
+        item.dataset.label = label;
+        const name = document.createElement("span");
+        name.className = "bar-name";
+        name.textContent = label;
+        const track = document.createElement("span");
+        track.className = "bar-track";
+        track.setAttribute("aria-hidden", "true");
+        const fill = document.createElement("span");
+        fill.className = "bar-fill";
+        track.append(fill);
+        const value = document.createElement("span");
+        value.className = "bar-value";
+        item.append(name, track, value);
+        list.append(item);
+      }
+    }
+    entries.forEach(([label, p], i) => {
+      const item = list.children[i];
+      item.className = `bar ${emotionClass(label)}${label === top ? " top" : ""}`;
+      item.querySelector(".bar-fill").style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
+      item.querySelector(".bar-value").textContent = percent(p);
+    });
   }
 
   // ------------------------------------------------------------------ upload
@@ -256,7 +288,7 @@
       const sink = context.createGain(); // pulls the graph without making any sound
       sink.gain.value = 0;
       sink.connect(context.destination);
-      state.node = await captureNode(context, state);
+      state.node = await captureNode(context, state, (samples) => onSamples(state, samples));
       state.source.connect(state.node);
       state.node.connect(sink);
     } catch (err) {
@@ -284,7 +316,8 @@
     el.levelFill.style.width = `${Math.min(100, Math.round(rms * 300))}%`;
   }
 
-  async function captureNode(context, state) {
+  // The capture node: mono Float32 blocks at the context's rate go to `handler`; state.flush() returns the rest.
+  async function captureNode(context, state, handler) {
     if (context.audioWorklet && window.AudioWorkletNode) {
       try {
         await context.audioWorklet.addModule("/static/recorder-worklet.js");
@@ -300,7 +333,7 @@
           if (event.data === "flushed") {
             if (state.flushed) state.flushed();
           } else {
-            onSamples(state, event.data);
+            handler(event.data);
           }
         };
         state.flush = () =>
@@ -315,7 +348,7 @@
       }
     }
     const node = context.createScriptProcessor(4096, 1, 1); // 1 input channel: the browser downmixes
-    node.onaudioprocess = (event) => onSamples(state, new Float32Array(event.inputBuffer.getChannelData(0)));
+    node.onaudioprocess = (event) => handler(new Float32Array(event.inputBuffer.getChannelData(0)));
     state.flush = async () => {};
     return node;
   }
@@ -421,6 +454,197 @@
 
   el.recordButton.addEventListener("click", startRecording);
   el.stopButton.addEventListener("click", stopRecording);
+
+  // ------------------------------------------------------------------ live
+  function streamUrl() {
+    return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream`;
+  }
+
+  async function startLive() {
+    clearError();
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia ||
+        !(window.AudioContext || window.webkitAudioContext) || !window.WebSocket) {
+      showError("Live mode needs microphone access, which browsers allow only on https:// or localhost pages. You can still upload a file.");
+      return;
+    }
+    setState("connecting");
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+      });
+    } catch (err) {
+      setState("idle");
+      showError(`Microphone not available: ${err.message || err.name || err}`);
+      return;
+    }
+    const Context = window.AudioContext || window.webkitAudioContext;
+    const state = { stream, context: new Context(), socket: null, node: null, source: null, flush: async () => {},
+                    hops: 0, summary: null, error: null, stopping: false, summaryTimer: null };
+    live = state;
+    resetLiveView();
+    el.result.hidden = true;
+    el.live.hidden = false;
+    el.liveStatus.textContent = "Connecting…";
+    try {
+      state.socket = new WebSocket(streamUrl());
+    } catch (err) {
+      stopCapture(state);
+      live = null;
+      showError(`Could not open the live stream: ${err.message || err}`);
+      return;
+    }
+    state.socket.binaryType = "arraybuffer";
+    state.socket.onopen = () =>
+      state.socket.send(JSON.stringify({ type: "start", sample_rate: Math.round(state.context.sampleRate) }));
+    state.socket.onmessage = (event) => onLiveMessage(state, event.data);
+    state.socket.onclose = (event) => onLiveClose(state, event);
+  }
+
+  function resetLiveView() {
+    el.liveStrip.replaceChildren();
+    el.liveStrip.dataset.hops = "0";
+    el.liveProbabilities.replaceChildren();
+    el.liveClock.textContent = "0.0 s";
+    el.liveLabel.textContent = "connecting…";
+    el.liveLabel.className = "label-chip quiet";
+    el.liveLabel.dataset.label = "";
+    el.liveConfidence.textContent = "";
+    el.live.dataset.heard = "silence";
+  }
+
+  // The server said "ready": start capturing, and sending every block as it comes.
+  async function beginCapture(state, ready) {
+    try {
+      if (state.context.state === "suspended") await state.context.resume();
+      state.source = state.context.createMediaStreamSource(state.stream);
+      const sink = state.context.createGain(); // pulls the graph without making any sound
+      sink.gain.value = 0;
+      sink.connect(state.context.destination);
+      state.node = await captureNode(state.context, state, (samples) => sendPcm(state, samples));
+      state.source.connect(state.node);
+      state.node.connect(sink);
+    } catch (err) {
+      failLive(state, `Could not start the microphone: ${err.message || err}`);
+      return;
+    }
+    if (live !== state) return;
+    const zeros = Object.fromEntries((ready.labels || []).map((label) => [label, 0]));
+    setBars(el.liveProbabilities, zeros, null);
+    el.liveLabel.textContent = "listening…";
+    el.liveStatus.textContent = "Live: speak now. Stop shows the timeline of what was said.";
+    setState("live");
+  }
+
+  function sendPcm(state, samples) {
+    const socket = state.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN || state.stopping) return;
+    if (socket.bufferedAmount > LIVE_MAX_BUFFERED) {
+      failLive(state, "The connection does not keep up with the audio: live mode stopped.");
+      return;
+    }
+    const pcm = new Int16Array(samples.length);
+    for (let i = 0; i < samples.length; i++) {
+      const s = Math.max(-1, Math.min(1, samples[i]));
+      pcm[i] = s < 0 ? s * 0x8000 : s * 0x7fff;
+    }
+    socket.send(pcm.buffer);
+  }
+
+  function onLiveMessage(state, data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch (_) {
+      return;
+    }
+    if (message.type === "ready") beginCapture(state, message);
+    else if (message.type === "update") showLiveUpdate(state, message);
+    else if (message.type === "summary") state.summary = message;
+    else if (message.type === "error") state.error = message.error;
+  }
+
+  function showLiveUpdate(state, update) {
+    if (live !== state) return;
+    el.liveClock.textContent = `${Number(update.end).toFixed(1)} s`;
+    const label = update.smoothed_label;
+    const cell = document.createElement("div");
+    cell.className = `live-cell ${label ? emotionClass(label) : update.speech ? "listening" : "silence"}`;
+    cell.dataset.label = label || (update.speech ? "speech" : "silence");
+    cell.title = `${seconds(update.start)}–${seconds(update.end)} s: ${cell.dataset.label}`;
+    el.liveStrip.append(cell);
+    while (el.liveStrip.children.length > LIVE_STRIP_CELLS) el.liveStrip.firstElementChild.remove();
+    state.hops += 1;
+    el.liveStrip.dataset.hops = String(state.hops);
+    el.live.dataset.heard = update.speech ? "speech" : "silence";
+    if (label) {
+      el.liveLabel.textContent = label;
+      el.liveLabel.className = `label-chip ${emotionClass(label)}`;
+      el.liveLabel.dataset.label = label;
+      el.liveConfidence.textContent = `${percent(update.smoothed_confidence)} confidence`;
+      setBars(el.liveProbabilities, update.smoothed_probabilities || {}, label);
+    } else {
+      el.liveLabel.textContent = update.speech ? "listening…" : "silence";
+      el.liveLabel.className = "label-chip quiet";
+      el.liveLabel.dataset.label = "";
+      el.liveConfidence.textContent = "";
+    }
+  }
+
+  async function stopLive() {
+    const state = live;
+    if (!state || state.stopping) return;
+    setState("finishing");
+    el.liveStatus.textContent = "Finishing: the timeline of what was said…";
+    await state.flush(); // the last partial block goes out before "stop"
+    state.stopping = true;
+    stopCapture(state);
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ type: "stop" }));
+    state.summaryTimer = setTimeout(() => state.socket && state.socket.close(), LIVE_SUMMARY_TIMEOUT_MS);
+  }
+
+  function failLive(state, message) {
+    state.error = message;
+    state.stopping = true;
+    stopCapture(state);
+    if (state.socket) state.socket.close();
+    else onLiveClose(state, { code: 1006, reason: "" });
+  }
+
+  function stopCapture(state) {
+    try {
+      if (state.source) state.source.disconnect();
+      if (state.node) state.node.disconnect();
+    } catch (_) {
+      /* already disconnected */
+    }
+    state.stream.getTracks().forEach((track) => track.stop());
+    if (state.context.state !== "closed") state.context.close().catch(() => {});
+  }
+
+  function onLiveClose(state, event) {
+    stopCapture(state);
+    if (state.summaryTimer) clearTimeout(state.summaryTimer);
+    if (live === state) live = null;
+    el.liveStatus.textContent = "Stopped. Go live again whenever you like.";
+    const summary = state.summary;
+    if (summary && !summary.error) {
+      render(summary);
+      el.source.textContent = `Live: ${seconds(summary.duration || 0)} s`;
+      setState("done");
+      if (state.error) { // the summary came, with a reason the stream ended (a server limit)
+        el.error.textContent = state.error;
+        el.error.hidden = false;
+      }
+      return;
+    }
+    const closed = event.code === 1000 ? "The live stream ended without a result."
+      : `The live stream closed (code ${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
+    showError(state.error || (summary && summary.error) || closed);
+  }
+
+  el.liveStart.addEventListener("click", startLive);
+  el.liveStop.addEventListener("click", stopLive);
 
   // ------------------------------------------------------------------ model card in the footer
   async function loadModelInfo() {
