@@ -3,8 +3,8 @@
     python benchmarks/scale.py [--data ../shared/data] [--files N] [--workers 2] [--rounds 6] [--predict-files N]
 
 Prints, in one run:
-  1. files/s (and audio seconds per second) of `whisper_encoder[states=1-2,pooling=mean]` features (the
-     default model's) computed from scratch (no cache) by the local pool of --workers processes and by the
+  1. files/s (and audio seconds per second) of the default model's features (whisper_encoder states, means)
+     computed from scratch (no cache) by the local pool of --workers processes and by the
      LocalCluster `--scheduler local:N` starts (N = --workers single-threaded worker processes); their
      ratio; CPU per file; each worker's peak memory. Both first get a few files so every worker has loaded
      the encoder (timed apart: start-up); then they take turns on --rounds interleaved parts of the files,
@@ -32,7 +32,6 @@ from pathlib import Path
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-FEATURES = "whisper_encoder[states=1-2,pooling=mean]"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -86,6 +85,14 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
+def default_features() -> str:
+    """The bundled default model's feature spec, e.g. whisper_encoder[pooling=mean,states=1|2|3]."""
+    from serkit.bundle import load_bundle
+    from serkit.inference import default_model_path
+
+    return load_bundle(default_model_path(), load_estimator=False).config.experiment.feature_spec()
+
+
 def cpu_seconds(pids) -> float:
     import psutil
 
@@ -108,7 +115,7 @@ def compare_features(paths: list[str], seconds: float, workers: int, rounds: int
     from serkit.features import extract_features
     from serkit.parallel import close_clients, connect
 
-    extractors = feature_extractors(FEATURES)
+    extractors = feature_extractors(default_features())
     warm = paths[: 4 * workers]
     me = psutil.Process()
     before = set(worker_pids())
@@ -221,7 +228,8 @@ def main() -> None:
     seconds = sum(audio.info(p).duration for p in paths)
     print(f"{len(paths)} files ({seconds / 3600:.2f} h, {seconds / len(paths):.1f} s on average) from {args.data}; "
           f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} (the machine is shared)")
-    print(f"features {FEATURES}, no cache, {args.workers} single-threaded workers each way")
+    print(f"features {default_features()} (the default model's), no cache, {args.workers} single-threaded workers "
+          "each way")
     skip = set(filter(None, args.skip.split(",")))
     if "features" not in skip:
         per_worker = compare_features(paths, seconds, args.workers, args.rounds)
