@@ -112,7 +112,8 @@ def relax_malloc_trim() -> None:
 
     With it glibc hands freed memory back at once and serves every allocation over 128 KiB with a fresh
     mmap, so an encoder that allocates and frees megabyte tensors for every file spends its time in page
-    faults: 35 instead of 21 ms of CPU per file for whisper_encoder features (benchmarks/scale.py). glibc's
+    faults: 35 instead of 21 ms of CPU per file for whisper_encoder features in a 2-worker LocalCluster
+    (measured with and without it; benchmarks/scale.py shows what remains of the gap). glibc's
     own limits for a 64-bit process (32 MiB mmap threshold) come back; a worker keeps at most 64 MiB it freed.
     """
     global _MALLOC_RELAXED
