@@ -306,13 +306,13 @@ def test_two_workers_give_the_same_arrays_as_one(tmp_path, monkeypatch):
     paths = [str(fx.write_clip(tmp_path / f"clip{k}.wav", seconds=0.4)) for k in range(8)]
     one = extract_features(paths, ["spectral_stats", "mfcc_matrix"], cache=None, workers=1, progress=False)
     calls = []
-    real = serkit.parallel.parallel_map
+    real = serkit.parallel.local_executor
 
-    def spy(fn, args, *, n_jobs):
-        calls.append(n_jobs)
-        return real(fn, args, n_jobs=n_jobs)
+    def spy(workers):
+        calls.append(workers)
+        return real(workers)
 
-    monkeypatch.setattr(serkit.parallel, "parallel_map", spy)
+    monkeypatch.setattr(serkit.parallel, "local_executor", spy)
     two = extract_features(paths, ["spectral_stats", "mfcc_matrix"], cache=None, workers=2, progress=False)
     assert calls == [2], "the two-worker run did not run in parallel"
     assert one.computed == two.computed == 8

@@ -150,8 +150,9 @@ class FeatureTable:
         extractors = config.extractors()
         paths = table["path"].tolist()
         cache = run.cache()
-        res = extract_features(paths, extractors, cache=cache, workers=run.workers, progress=run.progress,
-                               desc="features")
+        pool = run.pool()
+        res = extract_features(paths, extractors, cache=cache, workers=run.workers, executor=pool,
+                               progress=run.progress, desc="features")
         self.skipped = [(paths[i], reason) for i, reason in sorted(res.failed.items())]
         keep = [i for i in range(len(paths)) if i not in res.failed]
         self.table = table.iloc[keep].reset_index(drop=True)
@@ -162,8 +163,9 @@ class FeatureTable:
             kept = self.table["path"].tolist()
             for c in range(config.augment_copies):
                 variants = [Variant(augment, c, config.seed)] * len(kept)
-                ares = extract_features(kept, extractors, cache=cache, workers=run.workers, progress=run.progress,
-                                        variants=variants, desc=f"augmented copy {c + 1}/{config.augment_copies}")
+                ares = extract_features(kept, extractors, cache=cache, workers=run.workers, executor=pool,
+                                        progress=run.progress, variants=variants,
+                                        desc=f"augmented copy {c + 1}/{config.augment_copies}")
                 if ares.failed:
                     i, reason = next(iter(ares.failed.items()))
                     raise DataError(f"{kept[i]}: augmentation failed: {reason}")

@@ -382,19 +382,41 @@ class RunOptions:
 
     cache_dir: str | None = None  # feature cache folder (default $SERKIT_CACHE or ~/.cache/serkit/features)
     no_cache: bool = False  # compute features without reading or writing the cache
-    workers: int | None = None  # feature-extraction processes (default: one per core)
+    workers: int | None = None  # feature-extraction processes of the local pool (default: one per core)
     jobs: int = 2  # folds trained in parallel, single-threaded each
     progress: bool = True
+    # Feature extraction on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local[:N]; the folds stay here.
+    scheduler: str | None = None
+    # Or the caller's own concurrent.futures.Executor / dask.distributed.Client (Python only).
+    executor: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.workers is not None:
             check_range("--workers", self.workers, 1, 1024)
         check_range("--jobs", self.jobs, 1, 1024)
+        if self.scheduler is not None:
+            from serkit.parallel import Scheduler
+
+            object.__setattr__(self, "scheduler", str(Scheduler.parse(self.scheduler)))
+            if self.executor is not None:
+                raise ConfigError("give a scheduler or an executor, not both")
+            if self.workers is not None:
+                raise ConfigError(f"--workers sizes the local pool; with --scheduler {self.scheduler} the cluster's "
+                                  "workers do the work (local:N sets how many)")
 
     def cache(self):
         from serkit.features import FeatureCache
 
         return None if self.no_cache else FeatureCache(self.cache_dir)
+
+    def pool(self) -> Any:
+        """The executor feature extraction runs on: the caller's, the --scheduler's (connected once and reused),
+        or None for the local pool."""
+        if self.executor is not None or self.scheduler is None:
+            return self.executor
+        from serkit.parallel import connect
+
+        return connect(self.scheduler, announce=self.progress)
 
 
 def iter_cli_fields(*, command: str) -> Iterable[dataclasses.Field]:

@@ -6,7 +6,8 @@ import dataclasses
 import glob
 import json
 from enum import Enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,8 @@ class Predictor:
             return Stats.of(X).apply(X)
         return X
 
-    def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None
-              ) -> "Predictor":
+    def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None,
+              executor: Any = None) -> "Predictor":
         """A Predictor for the domain of these recordings: the same model, with every input z-scored by the
         feature statistics of these unlabelled files (no label, name or folder layout is read)."""
         import datetime
@@ -190,7 +191,8 @@ class Predictor:
         if len(files) < MIN_ADAPT_FILES:
             raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
                               f"file(s) in {' '.join(map(str, paths))}")
-        res = extract_features(files, self.extractors, cache=None, workers=workers, progress=progress, desc="adapt")
+        res = extract_features(files, self.extractors, cache=None, workers=workers, executor=executor,
+                               progress=progress, desc="adapt")
         ok = [i for i in range(len(files)) if i not in res.failed]
         if len(ok) < MIN_ADAPT_FILES:
             reasons = "; ".join(f"{files[i]}: {r}" for i, r in list(res.failed.items())[:2])
@@ -301,50 +303,125 @@ class Predictor:
         return self._result(path, np.asarray(probabilities, dtype=np.float64))
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
-                      batch_size: int = 64, workers: int | None = None) -> list[Prediction]:
-        """Batched: features in parallel worker processes, one model call per batch; failures
-        become error entries and the rest are still predicted."""
-        from serkit.features import extract_features
-        from serkit.features.extract import default_workers
+                      batch_size: int = 32, workers: int | None = None, executor: Any = None) -> list[Prediction]:
+        """Every file's Prediction, in the order of `paths` (folders and globs expanded); a file that cannot
+        be read is an error entry and the rest are still predicted.
 
+        Batches of files run on `executor` (any concurrent.futures.Executor, or a dask.distributed Client:
+        its workers read the files by path and load this model once each), or else on the local pool of
+        `workers` processes (by default one per core for 16 files or more; an ONNX model runs in this process).
+        """
         files = expand_paths(paths)
         results: list[Prediction | None] = [None] * len(files)
-        short: list[int] = []
-        durations: dict[int, float] = {}
+        for i, prediction in self._predictions(files, progress=progress, segment=segment, batch_size=batch_size,
+                                                workers=workers, executor=executor):
+            results[i] = prediction
+        return [r for r in results if r is not None]
+
+    def iter_predictions(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
+                         batch_size: int = 32, workers: int | None = None, executor: Any = None
+                         ) -> Iterator[Prediction]:
+        """Like predict_files, but each Prediction as soon as its batch is done (so not in input order): a
+        caller that writes them out holds none of them, however many files."""
+        for _, prediction in self._predictions(expand_paths(paths), progress=progress, segment=segment,
+                                                batch_size=batch_size, workers=workers, executor=executor):
+            yield prediction
+
+    def _predictions(self, files: list[str], *, progress: bool, segment: bool | None, batch_size: int,
+                     workers: int | None, executor: Any) -> Iterator[tuple[int, Prediction]]:
+        """(position in files, Prediction) as batches complete, on one executor whatever runs them."""
+        from tqdm.auto import tqdm
+
+        from serkit.experiment import Normalization, check_range
+        from serkit.features.extract import default_workers
+        from serkit.parallel import InlineExecutor, as_executor, local_executor, run_batches
+
+        check_range("batch_size", batch_size, 1, 100_000)
+        if not files:
+            return
+        if executor is not None:
+            pool, n_workers = as_executor(executor)
+        else:
+            n_workers = workers if workers is not None else (default_workers() if len(files) >= 16 else 1)
+            if self._onnx is not None:
+                n_workers = 1  # onnxruntime in this process starts at once; workers would each load the model
+            pool = local_executor(n_workers) if n_workers > 1 else InlineExecutor()
+        if self.config.normalize is Normalization.SPEAKER:
+            size = len(files)  # one batch: the statistics of a speaker-normalised model are the whole batch's
+        else:
+            size = max(1, min(batch_size, len(files) // (4 * n_workers)))
+        batches = [list(range(k, min(k + size, len(files)))) for k in range(0, len(files), size)]
+        payloads = [[files[i] for i in b] for b in batches]
+        if isinstance(pool, InlineExecutor):
+            fn, args = self._predict_batch, (segment,)
+        else:
+            fn, args = _predict_on_worker, (self._worker_spec(), segment)
+        with tqdm(total=len(files), desc="predict", unit="file", disable=not progress, leave=False,
+                  dynamic_ncols=True) as bar:
+            for k, predictions in run_batches(fn, payloads, executor=pool, args=args, lost=_lost_file):
+                yield from zip(batches[k], predictions, strict=True)
+                bar.update(len(predictions))
+
+    def _predict_batch(self, files: Sequence[str], segment: bool | None) -> list[Prediction]:
+        """One batch: long files segmented one by one, the short ones in one model call; a file that cannot
+        be used is an error entry, never a failed batch."""
+        out: dict[int, Prediction] = {}
+        rows, short, durations = [], [], []
         for i, f in enumerate(files):
             try:
                 info = audio.info(f)
+                if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
+                    out[i] = self.predict_file(f, segment=True)
+                    continue
+                rows.append(self._features(audio.load(f)))
             except SerkitError as exc:
-                results[i] = Prediction(f, None, None, None, error=str(exc))
+                out[i] = Prediction(f, None, None, None, error=str(exc))
                 continue
-            if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
-                try:
-                    results[i] = self.predict_file(f, segment=True)
-                except SerkitError as exc:
-                    results[i] = Prediction(f, None, None, None, error=str(exc))
-            else:
-                short.append(i)
-                durations[i] = info.duration
-        n_workers = workers if workers is not None else (default_workers() if len(short) >= 16 else 1)
-        if self._onnx is not None:
-            n_workers = 1  # worker processes would rebuild torch extractors; ONNX runs in this process
-        # A speaker-normalised model needs the whole batch at once (its statistics are the speaker's).
-        from serkit.experiment import Normalization
+            short.append(i)
+            durations.append(info.duration)
+        if rows:
+            for i, proba, d in zip(short, self._proba(rows, one_speaker_batch=True), durations, strict=True):
+                out[i] = self._result(files[i], proba, duration=d)
+        return [out[i] for i in range(len(files))]
 
-        one_batch = self.config.normalize is Normalization.SPEAKER
-        step = len(short) or 1 if one_batch else batch_size * max(1, n_workers)
-        for start in range(0, len(short), step):
-            chunk = short[start : start + step]
-            res = extract_features([files[i] for i in chunk], self.extractors, cache=None, workers=n_workers,
-                                   progress=progress, desc="predict")
-            ok = [k for k in range(len(chunk)) if k not in res.failed]
-            for k, reason in res.failed.items():
-                results[chunk[k]] = Prediction(files[chunk[k]], None, None, None, error=f"{files[chunk[k]]}: {reason}")
-            if ok:
-                rows = [[res.features[ex.name][k] for ex in self.extractors] for k in ok]
-                for k, pr in zip(ok, self._proba(rows, one_speaker_batch=True), strict=True):
-                    results[chunk[k]] = self._result(files[chunk[k]], pr, duration=durations[chunk[k]])
-        return [r for r in results if r is not None]
+    def _worker_spec(self) -> "_WorkerSpec":
+        """What a worker process rebuilds this Predictor from: the bundle by path, plus the statistics this
+        one normalises with (which `adapt` may have replaced in memory), as bytes so equal specs hash alike."""
+        stats = tuple((name, st.mean.shape, st.mean.dtype.str, st.mean.tobytes(), st.std.dtype.str, st.std.tobytes(),
+                       int(st.n)) for name, st in self.bundle.stats.items())
+        backend = Backend.ONNX if self._onnx is not None else Backend.NATIVE
+        return _WorkerSpec(str(self.bundle.path.resolve()), backend.value, float(self.min_confidence), stats)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WorkerSpec:
+    path: str
+    backend: str
+    min_confidence: float
+    stats: tuple[tuple[str, tuple[int, ...], str, bytes, str, bytes, int], ...]  # name, shape, mean, std, n
+
+
+@lru_cache(maxsize=4)
+def _worker_predictor(spec: _WorkerSpec) -> Predictor:
+    """One Predictor per worker process and bundle, loaded on its first batch and reused for every later one."""
+    from serkit.features.extract import limit_threads
+    from serkit.normalization import Stats
+
+    limit_threads()
+    predictor = Predictor.load(spec.path, min_confidence=spec.min_confidence, backend=spec.backend)
+    stats = {name: Stats(np.frombuffer(mean, mean_type).reshape(shape).copy(),
+                         np.frombuffer(std, std_type).reshape(shape).copy(), n)
+             for name, shape, mean_type, mean, std_type, std, n in spec.stats}
+    predictor.bundle = dataclasses.replace(predictor.bundle, stats=stats)
+    return predictor
+
+
+def _predict_on_worker(files: list[str], spec: _WorkerSpec, segment: bool | None) -> list[Prediction]:
+    return _worker_predictor(spec)._predict_batch(files, segment)
+
+
+def _lost_file(path: str, reason: str) -> Prediction:
+    return Prediction(path, None, None, None, error=f"{path}: {reason}")
 
 
 class Timeline:

@@ -1,19 +1,259 @@
-"""One way to run work in parallel: joblib's loky workers, one thread each.
+"""One way to run work in parallel: batches submitted to an executor, collected as they complete.
 
-Every parallel step (feature extraction, CV folds) goes through here with the same
-settings, so the worker pool is reused instead of restarted between steps (a restart
-costs each worker its imports, seconds), and N workers never run N x M threads.
+The executor is the built-in local pool (loky's reusable process pool, one thread per worker), a Dask
+cluster (`--scheduler ADDRESS` or `--scheduler local[:N]`), or any `concurrent.futures.Executor` a caller
+brings. The work is the same function whichever it is, so a cluster computes exactly what the local pool
+does. Pools and cluster clients are kept for the rest of the process: a worker keeps its imports, feature
+extractors and model between steps instead of paying for them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from typing import Any
+
+# One thread per worker: N workers that each spawn M threads fight over N cores.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "CT2_INTRA_THREADS")
+CONNECT_TIMEOUT = 5.0  # seconds to reach a --scheduler address before giving up with a one-line error
+IDLE_WORKER_SECONDS = 300  # the local pool's workers outlive one step (features, then folds)
+LOCAL = "local"
+_ADDRESS = re.compile(r"^(?:[a-z]+://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheduler:
+    """Where batches run: a running Dask scheduler's address, or a local cluster of `workers` processes."""
+
+    address: str | None = None  # tcp://10.0.0.5:8786
+    workers: int | None = None  # local:N (None with an address)
+
+    @property
+    def local(self) -> bool:
+        return self.address is None
+
+    @classmethod
+    def parse(cls, text: str) -> "Scheduler":
+        """`local`, `local:4`, `tcp://10.0.0.5:8786` or `10.0.0.5:8786`; anything else is a one-line error."""
+        from serkit.errors import ConfigError
+        from serkit.validation import Bound
+
+        s = str(text).strip()
+        if s == LOCAL or s.startswith(LOCAL + ":"):
+            try:
+                n = Bound(int, 1, 1024).parse(s[len(LOCAL) + 1 :] or str(os.cpu_count() or 1))
+            except ValueError as exc:
+                raise ConfigError(f"--scheduler local:N: the number of workers {exc}") from None
+            return cls(None, int(n))
+        if not _ADDRESS.match(s):
+            raise ConfigError(f"--scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], "
+                              f"got {text!r}")
+        return cls(s, None)
+
+    def __str__(self) -> str:
+        return f"{LOCAL}:{self.workers}" if self.local else str(self.address)
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
+    """A dask.distributed Client for `scheduler`, made once per process and reused (a local cluster starts
+    once). An address that does not answer within CONNECT_TIMEOUT seconds is a one-line SerkitError."""
+    spec = scheduler if isinstance(scheduler, Scheduler) else Scheduler.parse(scheduler)
+    key = str(spec)
+    if key in _CLIENTS:
+        return _CLIENTS[key]
+    import atexit
+
+    import dask
+    from distributed import Client
+
+    from serkit.errors import SerkitError
+
+    if spec.local:
+        from distributed import LocalCluster
+
+        # No statistical profiler in the workers: it samples every 10 ms for a dashboard page that needs bokeh.
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
+                                   env={v: "1" for v in THREAD_VARS})
+        client = Client(cluster)
+        if announce:
+            import importlib.util
+
+            note = "" if importlib.util.find_spec("bokeh") else " (the dashboard needs bokeh>=3.1: pip install bokeh)"
+            print(f"serkit: local Dask cluster of {spec.workers} worker(s); dashboard {client.dashboard_link}{note}",
+                  file=sys.stderr)
+    else:
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s"}):
+                client = Client(spec.address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            why = " ".join(str(exc).split()) or type(exc).__name__
+            raise SerkitError(f"--scheduler {spec.address}: no Dask scheduler answered within {CONNECT_TIMEOUT:g} s "
+                              f"({why})") from None
+        if announce and not client.scheduler_info().get("workers"):
+            print(f"serkit: the scheduler at {spec.address} has no workers yet; the work waits until some join",
+                  file=sys.stderr)
+    _CLIENTS[key] = client
+    if len(_CLIENTS) == 1:
+        atexit.register(close_clients)
+    return client
+
+
+def relax_malloc_trim() -> None:
+    """Undo, in a worker process, what Dask's nanny sets for memory trimming (MALLOC_TRIM_THRESHOLD_=65536).
+
+    With it glibc hands freed memory back at once and serves every allocation over 128 KiB with a fresh
+    mmap, so an encoder that allocates and frees megabyte tensors for every file spends its time in page
+    faults: 35 instead of 21 ms of CPU per file for whisper_encoder features in a 2-worker LocalCluster
+    (measured with and without it; benchmarks/scale.py shows what remains of the gap). glibc's
+    own limits for a 64-bit process (32 MiB mmap threshold) come back; a worker keeps at most 64 MiB it freed.
+    """
+    global _MALLOC_RELAXED
+    if _MALLOC_RELAXED or "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    _MALLOC_RELAXED = True
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+    except (OSError, AttributeError):  # not glibc: nothing to undo
+        pass
+
+
+_MALLOC_RELAXED = False
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def close_clients() -> None:
+    """Close the clients (and local clusters) `connect` made; they are made again on the next use."""
+    while _CLIENTS:
+        _, client = _CLIENTS.popitem()
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def local_executor(workers: int) -> Executor:
+    """The built-in local pool: `workers` single-threaded processes, reused by every later step."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS, env={v: "1" for v in THREAD_VARS})
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in this process: one worker, no pickling, the caller's own objects."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def as_executor(executor: Any) -> tuple[Executor, int]:
+    """A concurrent.futures Executor and its number of workers, from an Executor or a dask.distributed Client
+    (whose own futures are not concurrent.futures ones: its `get_executor()` wraps them)."""
+    if not isinstance(executor, Executor) and callable(getattr(executor, "get_executor", None)):
+        info = executor.scheduler_info()
+        return executor.get_executor(pure=False), max(1, len(info.get("workers", {})))
+    if not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
+                        f"got {type(executor).__name__}")
+    if isinstance(executor, InlineExecutor):
+        return executor, 1
+    n = getattr(executor, "_max_workers", None)  # ProcessPoolExecutor's and loky's; a guess for window sizes only
+    return executor, n if isinstance(n, int) and n > 0 else os.cpu_count() or 1
+
+
+def run_batches(fn: Callable[..., list], batches: Sequence[list], *, executor: Any, args: tuple = (),
+                lost: Callable[[Any, str], Any] | None = None, window: int | None = None
+                ) -> Iterator[tuple[int, list]]:
+    """fn(batch, *args) for every batch on `executor`; yields (batch number, result) as each completes.
+
+    `fn` returns one entry per item of its batch. At most `window` batches are in flight, so results never
+    pile up on the client. A worker that dies is Dask's to handle: it re-runs the work elsewhere. Only when a
+    batch has killed more workers than Dask retries it (KilledWorker) is it split into one-item batches,
+    each then run alone on the cluster; an item that still kills its worker when alone is the culprit and
+    gets `lost(item, reason)` as its entry. One poisonous file fails alone, never its batch or the run.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pool, n_workers = as_executor(executor)
+    window = 1 if isinstance(pool, InlineExecutor) else window or max(8, 4 * n_workers)
+    # (batch number, position within a split batch or None, items), taken from the end.
+    todo: list[tuple[int, int | None, list]] = [(k, None, list(b)) for k, b in enumerate(batches)][::-1]
+    suspects: list[tuple[int, int | None, list]] = []  # one-item batches to run alone, one at a time
+    pending: dict[Any, tuple[int, int | None, list, bool]] = {}
+    pieces: dict[int, list] = {}  # a split batch: its one-item results so far
+
+    def submit() -> None:
+        if suspects:
+            if not pending:  # the cluster is drained: this item runs alone, so a death is its own doing
+                k, j, batch = suspects.pop()
+                pending[pool.submit(fn, batch, *args)] = (k, j, batch, True)
+            return
+        while todo and len(pending) < window:
+            k, j, batch = todo.pop()
+            pending[pool.submit(fn, batch, *args)] = (k, j, batch, False)
+
+    try:
+        submit()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                k, j, batch, alone = pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    if lost is None or not _worker_lost(exc):
+                        raise
+                    if j is None and len(batch) > 1:
+                        pieces[k] = [_MISSING] * len(batch)
+                        suspects.extend((k, i, [item]) for i, item in reversed(list(enumerate(batch))))
+                        continue
+                    if not alone:
+                        suspects.append((k, j, batch))
+                        continue
+                    result = [lost(batch[0], f"its worker died while processing it ({type(exc).__name__})")]
+                if j is None:
+                    yield k, result
+                    continue
+                pieces[k][j] = result[0]
+                if all(p is not _MISSING for p in pieces[k]):
+                    yield k, pieces.pop(k)
+            submit()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+_MISSING = object()
+
+
+def _worker_lost(exc: BaseException) -> bool:
+    """Whether a batch failed because its worker process died (rather than because of its input)."""
+    if type(exc).__module__.startswith("distributed"):
+        from distributed import KilledWorker
+
+        return isinstance(exc, KilledWorker)
+    return False
 
 
 def parallel_map(fn: Callable[..., Any], arg_tuples: Iterable[tuple], *, n_jobs: int) -> Iterator[Any]:
-    """fn(*args) for each args tuple, results in order, yielded as they complete in order."""
-    from joblib import Parallel, delayed
-
-    run = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", inner_max_num_threads=1)
-    return run(delayed(fn)(*args) for args in arg_tuples)
+    """fn(*args) for each args tuple on the local pool, results yielded in order (as each is ready)."""
+    pool = local_executor(n_jobs)
+    futures = [pool.submit(fn, *args) for args in arg_tuples]
+    return (f.result() for f in futures)

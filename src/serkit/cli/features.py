@@ -34,11 +34,14 @@ def cmd_features_extract(args: argparse.Namespace) -> int:
 
     extractors = feature_extractors(args.features)
     names = [ex.name for ex in extractors]
+    run = run_from(args)
     ds = load_dataset(args.data, labels=args.labels)
-    cache = run_from(args).cache()
+    cache = run.cache()
+    pool = run.pool()
     t0 = time.perf_counter()
-    res = extract_features(ds.table["path"].tolist(), extractors, cache=cache, workers=args.workers,
-                           progress=not args.quiet)
+    # keep=False: the features go to the cache only, so memory stays flat however large the data.
+    res = extract_features(ds.table["path"].tolist(), extractors, cache=cache, workers=run.workers, executor=pool,
+                           progress=run.progress, keep=False)
     secs = time.perf_counter() - t0
     print(f"{len(ds.table)} files, features {', '.join(names)}: {res.computed} computed, {res.from_cache} from cache, "
           f"{len(res.failed)} failed in {secs:.1f} s" + (f"; cache {cache.root}" if cache else ""))

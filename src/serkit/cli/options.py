@@ -80,7 +80,15 @@ def add_cache_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="compute features without reading or writing the cache")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="feature-extraction processes (default: one per core, each single-threaded)")
+    add_scheduler_option(p, what="feature extraction")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_scheduler_option(p: argparse.ArgumentParser, *, what: str) -> None:
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local[:N]",
+                   help=f"run the {what} on a Dask cluster: a running scheduler (tcp://HOST:8786; its workers read "
+                        "the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
+                        "single-threaded worker processes; default N: one per core)")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -92,5 +100,5 @@ def run_from(args: argparse.Namespace):
     from serkit.experiment import RunOptions
 
     return RunOptions(cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers,
-                      jobs=getattr(args, "jobs", 2), progress=not args.quiet)
+                      jobs=getattr(args, "jobs", 2), progress=not args.quiet, scheduler=args.scheduler)
 

@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from enum import Enum
 
-from serkit.cli.options import Formatter
+from serkit.cli.options import Formatter, add_scheduler_option
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit
+
+
+class Format(str, Enum):
+    TABLE = "table"
+    JSON = "json"  # one JSON array, written at the end
+    JSONL = "jsonl"  # one JSON object per line, written as each batch is done
+    CSV = "csv"  # a header, then one row per file, written as each batch is done
+
+
+STREAMED = (Format.JSONL, Format.CSV)  # written line by line as results arrive: flat memory, resumable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "speech and gets a per-segment timeline. Exit code 1 when some files failed.")
     pr.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs")
     pr.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
-    pr.add_argument("--format", default="table", choices=["table", "json", "csv"], help="output format")
-    pr.add_argument("--output", default=None, metavar="FILE", help="write to FILE instead of stdout")
+    pr.add_argument("--format", default="table", choices=[f.value for f in Format],
+                    help="output format; jsonl and csv write each file's line as soon as its batch is done")
+    pr.add_argument("--output", default=None, metavar="FILE",
+                    help="write to FILE instead of stdout; with jsonl or csv an existing non-empty FILE is refused "
+                         "unless --resume")
+    pr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted --format jsonl/csv --output FILE: predict only the files not in it "
+                         "yet and append them (a partial last line is dropped)")
     pr.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per file in the table")
     pr.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                     help="below this top probability the label is 'uncertain'")
@@ -27,44 +44,38 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "uses them when the bundle has them")
     pr.add_argument("--adapt", action="store_true",
                     help="adapt the model on the files being predicted (at least 10; transductive, labelled so)")
+    add_scheduler_option(pr, what="prediction")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pr.set_defaults(handler=cmd_predict)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from serkit.errors import SerkitError
     from serkit.experiment import check_range
     from serkit.inference import Predictor, expand_paths
+    from serkit.parallel import Scheduler, connect
 
     check_range("--top", args.top, 1, 1000)
+    fmt = Format(args.format)
+    if args.resume and fmt not in STREAMED:
+        raise SerkitError(f"--resume continues a --format jsonl or csv file, not --format {fmt.value}")
+    if args.resume and not args.output:
+        raise SerkitError("--resume needs --output FILE: the file of the interrupted run")
+    scheduler = Scheduler.parse(args.scheduler) if args.scheduler else None  # a bad value fails before any work
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
     files = expand_paths(args.paths)
     if not files:
-        from serkit.errors import SerkitError
-
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
+    executor = connect(scheduler, announce=not args.quiet) if scheduler else None
+    if fmt in STREAMED:
+        return _predict_streamed(args, fmt, predictor, files, executor)
     if args.adapt:
-        predictor = predictor.adapt(files, progress=not args.quiet)
-        predictor.transductive = True
-        a = predictor.bundle.adaptation or {}
-        print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
-              "depend on the whole batch", file=sys.stderr)
-    results = predictor.predict_files(files, progress=not args.quiet and len(files) > 1, segment=args.segment or None)
-    if args.format == "json":
+        predictor = _adapted(args, predictor, files, executor)
+    results = predictor.predict_files(files, progress=not args.quiet and len(files) > 1, segment=args.segment or None,
+                                      executor=executor)
+    if fmt is Format.JSON:
         text = json.dumps([r.to_dict() for r in results], indent=2)
-    elif args.format == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["path", "label", "confidence", *[f"p_{c}" for c in predictor.labels], "segments", "error"])
-        for r in results:
-            probs = r.probabilities or {}
-            w.writerow([r.path, r.label or "", "" if r.confidence is None else f"{r.confidence:.4f}",
-                        *[f"{probs[c]:.4f}" if c in probs else "" for c in predictor.labels],
-                        len(r.segments) if r.segments else "", r.error or ""])
-        text = buf.getvalue()
     else:
         lines = []
         width = max(len(r.path or "") for r in results)
@@ -87,3 +98,95 @@ def cmd_predict(args: argparse.Namespace) -> int:
     emit(text, args.output)
     return EXIT_PARTIAL if failed else EXIT_OK
 
+
+def _adapted(args: argparse.Namespace, predictor, files: list[str], executor):
+    predictor = predictor.adapt(files, progress=not args.quiet, executor=executor)
+    predictor.transductive = True
+    a = predictor.bundle.adaptation or {}
+    print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
+          "depend on the whole batch", file=sys.stderr)
+    return predictor
+
+
+def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: list[str], executor) -> int:
+    """jsonl/csv: each file's line written as soon as its batch is done, every input file exactly once."""
+    from serkit.cli.lines import ResultLines
+    from serkit.errors import SerkitError
+    from serkit.experiment import Normalization
+
+    labels = predictor.labels
+    header = _csv_line(CSV_COLUMNS[:3] + [f"p_{c}" for c in labels] + CSV_COLUMNS[3:]) if fmt is Format.CSV else None
+    keys = _csv_keys if fmt is Format.CSV else _jsonl_keys
+    with ResultLines(args.output, header=header, keys=keys, resume=args.resume, what=fmt.value) as out:
+        if out.dropped_partial:
+            print(f"serkit: dropped the partial last line of {args.output} (the run was cut off while writing it)",
+                  file=sys.stderr)
+        todo = [f for f in dict.fromkeys(files) if f not in out.done]  # each input once, and none already there
+        if out.done and todo and predictor.config.normalize is Normalization.SPEAKER:
+            raise SerkitError(f"{args.output}: this model normalises features per speaker over all the files "
+                              "predicted together; resuming would predict the rest with other statistics: predict "
+                              "into a new --output")
+        if not todo:
+            print(f"serkit: all {len(files)} files are already in {args.output}", file=sys.stderr)
+            return EXIT_OK
+        if out.done:
+            print(f"serkit: resuming: {len(files) - len(todo)} files already in {args.output}, {len(todo)} to "
+                  "predict", file=sys.stderr)
+        if args.adapt:
+            predictor = _adapted(args, predictor, files, executor)
+        n_failed = 0
+        for r in predictor.iter_predictions(todo, progress=not args.quiet and len(todo) > 1,
+                                            segment=args.segment or None, executor=executor):
+            out.write(json.dumps(r.to_dict()) if fmt is Format.JSONL else _csv_row(r, labels))
+            if r.error:
+                n_failed += 1
+                print(f"serkit: {r.error}", file=sys.stderr)
+    if n_failed == len(todo):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if n_failed else EXIT_OK
+
+
+CSV_COLUMNS = ["path", "label", "confidence", "segments", "error"]  # the p_<class> columns go after confidence
+
+
+def _csv_line(cells: list) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
+def _csv_row(r, labels: list[str]) -> str:
+    probs = r.probabilities or {}
+    return _csv_line([r.path, r.label or "", "" if r.confidence is None else f"{r.confidence:.4f}",
+                      *[f"{probs[c]:.4f}" if c in probs else "" for c in labels],
+                      len(r.segments) if r.segments else "", r.error or ""])
+
+
+def _csv_keys(text: str) -> list[str]:
+    import csv
+    import io
+
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as exc:
+        raise ValueError(f"not CSV: {exc}") from None
+    for n, row in enumerate(rows, start=2):
+        if not row or not row[0]:
+            raise ValueError(f"row {n} has no path")
+    return [row[0] for row in rows]
+
+
+def _jsonl_keys(text: str) -> list[str]:
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = None
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise ValueError(f"line {n} is not a JSON object with a path")
+        out.append(item["path"])
+    return out

@@ -1,4 +1,5 @@
-"""Extraction over many files: cache first, then one single-threaded worker process per core."""
+"""Extraction over many files: cache first, then batches of files on an executor (the local pool of one
+single-threaded process per core, a Dask cluster, or the caller's own), each worker building its extractors once."""
 
 from __future__ import annotations
 
@@ -14,22 +15,22 @@ import numpy as np
 from serkit.errors import AudioError
 from serkit.features.base import FeatureExtractor, get_extractor
 from serkit.features.cache import FeatureCache
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "CT2_INTRA_THREADS")
-
+from serkit.parallel import THREAD_VARS, relax_malloc_trim
 
 _LIMITED = False
 
 
 def limit_threads() -> None:
-    """One thread per worker: parallel workers that each spawn N threads fight over 2 cores."""
+    """One thread per worker: parallel workers that each spawn N threads fight over 2 cores (and, in a Dask
+    worker, glibc's allocator back to its own limits)."""
     global _LIMITED
     import sys
 
     if _LIMITED and "torch" not in sys.modules:
         return
+    relax_malloc_trim()
     _LIMITED = True
-    for var in _THREAD_VARS:
+    for var in THREAD_VARS:
         os.environ[var] = "1"
     try:
         from threadpoolctl import threadpool_limits
@@ -76,10 +77,6 @@ def _spec(ex: FeatureExtractor) -> tuple[str, tuple]:
     return ex.name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ex.config_dict().items()))
 
 
-def _compute(path: str, variant: Variant | None, specs: Sequence[tuple[str, tuple]]) -> dict[str, np.ndarray]:
-    return _compute_with(path, variant, [_extractor(name, cfg) for name, cfg in specs])
-
-
 def _compute_with(path: str, variant: Variant | None, extractors: Sequence[FeatureExtractor]) -> dict[str, np.ndarray]:
     from serkit import audio
 
@@ -102,14 +99,25 @@ def _compute_with(path: str, variant: Variant | None, extractors: Sequence[Featu
 
 
 def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple]]) -> list[tuple[int, Any]]:
+    """One batch on a worker: extractors rebuilt from their specs once per process (cached), then reused."""
     limit_threads()
+    return _work_with(batch, [_extractor(name, cfg) for name, cfg in specs])
+
+
+def _work_with(batch: list[tuple[int, str, Variant | None]], extractors: Sequence[FeatureExtractor]
+               ) -> list[tuple[int, Any]]:
+    """(index, features) per item, or (index, reason) for a file that cannot be used: never a failed batch."""
     out: list[tuple[int, Any]] = []
     for idx, path, variant in batch:
         try:
-            out.append((idx, _compute(path, variant, specs)))
+            out.append((idx, _compute_with(path, variant, extractors)))
         except AudioError as exc:
             out.append((idx, exc.problem))
     return out
+
+
+def _lost(item: tuple[int, str, Variant | None], reason: str) -> tuple[int, str]:
+    return item[0], reason
 
 
 def _content_key(file_hash: str, variant: Variant | None) -> str:
@@ -129,10 +137,21 @@ def extract_features(
     cache: FeatureCache | None = None,
     variants: Sequence[Variant | None] | None = None,
     workers: int | None = None,
+    executor: Any = None,
     progress: bool = True,
     desc: str = "features",
+    keep: bool = True,
 ) -> ExtractionResult:
-    """Features for every path (and augmentation variant), served from cache where possible."""
+    """Features for every path (and augmentation variant), served from cache where possible.
+
+    The rest runs in batches on `executor` (any concurrent.futures.Executor, or a dask.distributed Client:
+    files are then read by path on its workers) or else on the local pool of `workers` processes (one per
+    core by default; one means in this process, with the caller's own extractor instances). Results are
+    cached as each batch arrives, so an interrupted run loses at most the batches in flight. `keep=False`
+    only fills the cache (memory stays flat however many files).
+    """
+    from serkit.parallel import InlineExecutor, as_executor, local_executor, run_batches
+
     extractors = [n if isinstance(n, FeatureExtractor) else get_extractor(n) for n in names]
     variants = list(variants) if variants is not None else [None] * len(paths)
     result = ExtractionResult({ex.name: [None] * len(paths) for ex in extractors})
@@ -151,8 +170,9 @@ def extract_features(
         keys[i] = key
         hits = {name: cache.get(k, key) for name, k in ex_keys.items()}
         if all(v is not None for v in hits.values()):
-            for name, v in hits.items():
-                result.features[name][i] = v
+            if keep:
+                for name, v in hits.items():
+                    result.features[name][i] = v
             result.from_cache += 1
         else:
             todo.append((i, path, variant))
@@ -161,37 +181,32 @@ def extract_features(
     if not todo:
         return result
 
-    specs = [_spec(ex) for ex in extractors]
-    n_workers = min(workers or default_workers(), max(1, len(todo) // 4))
+    if executor is not None:
+        pool, n_workers = as_executor(executor)
+        fn, args = _work, ([_spec(ex) for ex in extractors],)
+    else:
+        n_workers = min(workers or default_workers(), max(1, len(todo) // 4))
+        if n_workers > 1:
+            pool, fn, args = local_executor(n_workers), _work, ([_spec(ex) for ex in extractors],)
+        else:
+            # In this process: the caller's own extractor instances (e.g. one running its encoder in onnxruntime).
+            pool, fn, args = InlineExecutor(), _work_with, (extractors,)
+    chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
+    batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]
     bar = _progress(len(todo), desc, progress)
-
-    def store(done: list[tuple[int, Any]]) -> None:
-        for idx, value in done:
-            if isinstance(value, str):
-                result.failed[idx] = value
-            else:
+    try:
+        for _, done in run_batches(fn, batches, executor=pool, args=args, lost=_lost):
+            for idx, value in done:
+                if isinstance(value, str):
+                    result.failed[idx] = value
+                    continue
                 for ex in extractors:
-                    result.features[ex.name][idx] = value[ex.name]
+                    if keep:
+                        result.features[ex.name][idx] = value[ex.name]
                     if cache is not None:
                         cache.put(ex_keys[ex.name], keys[idx], value[ex.name])
                 result.computed += 1
-        bar.update(len(done))
-
-    try:
-        if n_workers <= 1:
-            # In-process: the caller's own extractor instances (e.g. one running its encoder in onnxruntime).
-            for idx, path, variant in todo:
-                try:
-                    store([(idx, _compute_with(path, variant, extractors))])
-                except AudioError as exc:
-                    store([(idx, exc.problem)])
-        else:
-            chunk = max(1, min(16, len(todo) // (n_workers * 8) or 1))
-            batches = [todo[k : k + chunk] for k in range(0, len(todo), chunk)]
-            from serkit.parallel import parallel_map
-
-            for done in parallel_map(_work, [(b, specs) for b in batches], n_jobs=n_workers):
-                store(done)
+            bar.update(len(done))
     finally:
         bar.close()
     return result

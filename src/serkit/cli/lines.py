@@ -1,0 +1,90 @@
+"""A result file written one whole line per input file as results arrive, and resumed after a crash.
+
+Each line goes out in one unbuffered write, so a run killed at any moment leaves whole lines plus at most
+one partial last line; resuming drops that partial line, reads which inputs are already there and appends
+the rest, so every input ends up in the file exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from serkit.errors import SerkitError
+
+
+class ResultLines:
+    """Appends lines to `output` (or stdout when None). `keys(text)` lists the inputs recorded in a file's
+    text (after its header) and raises ValueError for text this format did not write."""
+
+    def __init__(self, output: str | None, *, header: str | None, keys: Callable[[str], list[str]],
+                 resume: bool, what: str) -> None:
+        self.output = output
+        self.done: set[str] = set()
+        self.dropped_partial = False
+        self._fd: int | None = None
+        if output is None:
+            if header:
+                self._write_stdout(header)
+            return
+        path = Path(output)
+        if path.is_dir():
+            raise SerkitError(f"{output}: is a folder; --output takes a file name")
+        raw = path.read_bytes() if path.exists() else b""
+        if raw and not resume and raw != (header or "").encode():
+            raise SerkitError(f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
+                              "(the safe choice), or choose another --output")
+        cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
+        text = raw[:cut].decode("utf-8", errors="replace")
+        body = text
+        if header and text:
+            first, _, body = text.partition("\n")
+            if first + "\n" != header:
+                raise SerkitError(f"{output}: its first line is not the {what} header of this model "
+                                  f"({first[:80]!r}); resume with the same --model and --format, or choose another "
+                                  "--output")
+        try:
+            self.done = set(keys(body)) if body else set()
+        except ValueError as exc:
+            raise SerkitError(f"{output}: is not a serkit {what} result file ({exc}); not writing into it") from None
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        if cut < len(raw):
+            self.dropped_partial = True
+            os.ftruncate(self._fd, cut)
+        if header and not text:
+            self._write_file(header)
+
+    def write(self, line: str) -> None:
+        """One whole line, written at once and flushed: visible to a reader, and kept if the run dies next."""
+        if not line.endswith("\n"):
+            line += "\n"
+        if self._fd is None:
+            self._write_stdout(line)
+        else:
+            self._write_file(line)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "ResultLines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _write_stdout(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    def _write_file(self, line: str) -> None:
+        view = memoryview(line.encode("utf-8"))
+        while view:
+            view = view[os.write(self._fd, view):]
