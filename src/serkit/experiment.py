@@ -380,14 +380,22 @@ def feature_extractors(spec: Any) -> list[Any]:
 class RunOptions:
     """How a run is carried out; never changes what it computes, so it is not saved with results."""
 
-    cache_dir: str | None = None  # feature cache folder (default $SERKIT_CACHE or ~/.cache/serkit/features)
-    no_cache: bool = False  # compute features without reading or writing the cache
-    workers: int | None = None  # feature-extraction processes of the local pool (default: one per core)
-    jobs: int = 2  # folds trained in parallel, single-threaded each
-    progress: bool = True
-    # Feature extraction on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local[:N]; the folds stay here.
-    scheduler: str | None = None
-    # Or the caller's own concurrent.futures.Executor / dask.distributed.Client (Python only).
+    cache_dir: str | None = dataclasses.field(default=None, metadata=_option(
+        "feature cache folder (default: $SERKIT_CACHE or ~/.cache/serkit/features)", cli="--cache", metavar="DIR"))
+    no_cache: bool = dataclasses.field(default=False, metadata=_option(
+        "compute features without reading or writing the cache", cli="--no-cache"))
+    workers: int | None = dataclasses.field(default=None, metadata=_option(
+        "feature-extraction processes of the local pool (default: one per core, each single-threaded)",
+        cli="--workers", metavar="N"))
+    jobs: int = dataclasses.field(default=2, metadata=_option(
+        "folds trained in parallel (single-threaded each)", cli="--jobs", metavar="N", train_only=True))
+    progress: bool = dataclasses.field(default=True, metadata=_option("no progress bars", cli="--quiet"))
+    scheduler: str | None = dataclasses.field(default=None, metadata=_option(
+        "run the feature extraction (and prediction) on a Dask cluster: a running scheduler (tcp://HOST:8786; its "
+        "workers read the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
+        "single-threaded worker processes; default N: one per core); the folds stay here",
+        cli="--scheduler", metavar="ADDRESS|local[:N]"))
+    # Or the caller's own concurrent.futures.Executor / dask.distributed.Client (Python only: no CLI option).
     executor: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.cli.options import Formatter
+from serkit.cli.options import Formatter, add_run_options, run_from
 from serkit.cli.output import EXIT_OK
 
 
@@ -17,21 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ad.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs; no labels")
     ad.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
     ad.add_argument("--output", required=True, metavar="NEW_BUNDLE", help="adapted bundle folder to write")
-    ad.add_argument("--workers", type=int, default=None, metavar="N", help="feature-extraction processes")
-    ad.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(ad, only=("workers", "progress", "scheduler"))
     ad.set_defaults(handler=cmd_adapt)
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
     from serkit.bundle import check_output
-    from serkit.experiment import check_range
     from serkit.inference import Predictor
 
-    if args.workers is not None:
-        check_range("--workers", args.workers, 1, 1024)
+    run = run_from(args)  # validates --workers and --scheduler before any work
     check_output(Path(args.output))  # before any work
     predictor = Predictor.load(args.model, backend="native")
-    adapted = predictor.adapt(args.paths, progress=not args.quiet, workers=args.workers)
+    adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
     out = adapted.save_adapted(args.output)
     a = adapted.bundle.adaptation or {}
     print(f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"

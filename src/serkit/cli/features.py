@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from serkit.cli.options import FEATURE_SETS, Formatter, add_cache_options, add_data_options, run_from
+from serkit.cli.options import FEATURE_SETS, Formatter, add_run_options, add_data_options, run_from
 from serkit.cli.output import EXIT_OK, EXIT_PARTIAL
 
 
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_options(fx)
     fx.add_argument("--features", default="spectral_stats", metavar="NAME[OPTS][+NAME]",
                     help=f"feature sets to extract, with options in brackets ({FEATURE_SETS})")
-    add_cache_options(fx)
+    add_run_options(fx, folds=False)
     ls = fsub.add_parser("list", help="list the feature sets", formatter_class=Formatter,
                     description="List the registered feature sets.")
     fx.set_defaults(handler=cmd_features_extract)

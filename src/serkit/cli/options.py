@@ -15,7 +15,7 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default is None or action.default is False \
+        if "%(default)" in text or action.default is None or action.default is False or action.nargs == 0 \
                 or action.default == argparse.SUPPRESS or not action.option_strings:
             return text
         return text + " (default: %(default)s)"
@@ -74,31 +74,30 @@ def experiment_from(args: argparse.Namespace):
     return ExperimentConfig(**values)
 
 
-def add_cache_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cache", default=None, metavar="DIR",
-                   help="feature cache folder (default: $SERKIT_CACHE or ~/.cache/serkit/features)")
-    p.add_argument("--no-cache", action="store_true", help="compute features without reading or writing the cache")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="feature-extraction processes (default: one per core, each single-threaded)")
-    add_scheduler_option(p, what="feature extraction")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+def add_run_options(p: argparse.ArgumentParser, *, folds: bool = True, only: Sequence[str] | None = None) -> None:
+    """One option per RunOptions field (how a run is carried out), declared and documented there once;
+    `folds=False` leaves out what only matters to cross-validation (--jobs)."""
+    import dataclasses
 
+    from serkit.experiment import RunOptions
 
-def add_scheduler_option(p: argparse.ArgumentParser, *, what: str) -> None:
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local[:N]",
-                   help=f"run the {what} on a Dask cluster: a running scheduler (tcp://HOST:8786; its workers read "
-                        "the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
-                        "single-threaded worker processes; default N: one per core)")
-
-
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    add_cache_options(p)
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="folds trained in parallel (single-threaded each)")
+    for f in dataclasses.fields(RunOptions):
+        meta = f.metadata
+        if not meta.get("cli") or (only is not None and f.name not in only) or (meta["train_only"] and not folds):
+            continue
+        if f.type == "bool":  # flags: --no-cache sets True, --quiet turns progress off
+            p.add_argument(meta["cli"], dest=f.name, action="store_false" if f.default else "store_true",
+                           help=meta["help"])
+        else:
+            kind = int if f.type in ("int", "int | None") else None
+            p.add_argument(meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=meta["help"],
+                           **({"type": kind} if kind else {}))
 
 
 def run_from(args: argparse.Namespace):
+    """The RunOptions of a command's parsed options (validated on construction)."""
+    import dataclasses
+
     from serkit.experiment import RunOptions
 
-    return RunOptions(cache_dir=args.cache, no_cache=args.no_cache, workers=args.workers,
-                      jobs=getattr(args, "jobs", 2), progress=not args.quiet, scheduler=args.scheduler)
-
+    return RunOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunOptions) if hasattr(args, f.name)})

@@ -7,7 +7,7 @@ import json
 import sys
 from enum import Enum
 
-from serkit.cli.options import Formatter, add_scheduler_option
+from serkit.cli.options import Formatter, add_run_options
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit
 
 
@@ -44,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "uses them when the bundle has them")
     pr.add_argument("--adapt", action="store_true",
                     help="adapt the model on the files being predicted (at least 10; transductive, labelled so)")
-    add_scheduler_option(pr, what="prediction")
-    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(pr, only=("scheduler", "progress"))
 
     pr.set_defaults(handler=cmd_predict)
 
@@ -67,12 +66,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     files = expand_paths(args.paths)
     if not files:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
-    executor = connect(scheduler, announce=not args.quiet) if scheduler else None
+    executor = connect(scheduler, announce=args.progress) if scheduler else None
     if fmt in STREAMED:
         return _predict_streamed(args, fmt, predictor, files, executor)
     if args.adapt:
         predictor = _adapted(args, predictor, files, executor)
-    results = predictor.predict_files(files, progress=not args.quiet and len(files) > 1, segment=args.segment or None,
+    results = predictor.predict_files(files, progress=args.progress and len(files) > 1, segment=args.segment or None,
                                       executor=executor)
     if fmt is Format.JSON:
         text = json.dumps([r.to_dict() for r in results], indent=2)
@@ -100,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _adapted(args: argparse.Namespace, predictor, files: list[str], executor):
-    predictor = predictor.adapt(files, progress=not args.quiet, executor=executor)
+    predictor = predictor.adapt(files, progress=args.progress, executor=executor)
     predictor.transductive = True
     a = predictor.bundle.adaptation or {}
     print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
@@ -135,7 +134,7 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
         if args.adapt:
             predictor = _adapted(args, predictor, files, executor)
         n_failed = 0
-        for r in predictor.iter_predictions(todo, progress=not args.quiet and len(todo) > 1,
+        for r in predictor.iter_predictions(todo, progress=args.progress and len(todo) > 1,
                                             segment=args.segment or None, executor=executor):
             out.write(json.dumps(r.to_dict()) if fmt is Format.JSONL else _csv_row(r, labels))
             if r.error:
