@@ -24,9 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +33,11 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np
 
+from local_server import HOST, free_port, start_server, wait_ready  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-HOST = "127.0.0.1"
 CHUNK_SECONDS = 0.1
 LATE_SECONDS = 1.0
-STARTUP_SECONDS = 180.0
 
 
 def conversation(data: Path, seconds: float = 30.0, *, speech_only: bool = False) -> np.ndarray:
@@ -110,44 +107,10 @@ def in_process(signal: np.ndarray, model: str | None, core: int, what: str) -> N
 
 
 # ------------------------------------------------------------------------------ 2. through the server
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, model: str | None, core: int) -> subprocess.Popen:
-    code = "import sys; from serkit.cli import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, "serve", "--host", HOST, "--port", str(port), "--max-streams", "1024",
-           "--max-stream-seconds", "3600"]
-    if model:
-        cmd += ["--model", model]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    os.sched_setaffinity(server.pid, {core})  # before it has loaded anything, let alone started threads
-    return server
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_ready(server: subprocess.Popen, base: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"serkit serve exited with {server.returncode}: {server.stderr.read().strip()}")
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"serkit serve did not answer within {STARTUP_SECONDS:g} s")
 
 
 @dataclass
@@ -220,7 +183,7 @@ def through_server(signal: np.ndarray, model: str | None, core: int, counts: lis
                    cores: set[int]) -> None:
     others = sorted(cores - {core}) or [core]
     port = free_port()
-    server = start_server(port, model, core)
+    server = start_server(port, model, "--max-streams", "1024", "--max-stream-seconds", "3600", core=core)
     try:
         wait_ready(server, f"http://{HOST}:{port}")
         os.sched_setaffinity(0, set(others))  # the clients stay off the server's core

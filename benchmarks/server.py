@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_server import HOST, free_port, start_server, wait_ready
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-HOST = "127.0.0.1"
-STARTUP_SECONDS = 180.0
 
 
 def real_clip(data: Path) -> tuple[str, bytes]:
@@ -38,44 +36,11 @@ def real_clip(data: Path) -> tuple[str, bytes]:
     raise SystemExit(f"no 3-4 s RAVDESS clip under {data / 'ravdess' / 'Actor_01'}")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def start_server(port: int, model: str | None, max_concurrent: int | None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "serkit.cli", "serve", "--host", HOST, "--port", str(port)]
-    if model:
-        cmd += ["--model", model]
-    if max_concurrent:
-        cmd += ["--max-concurrent", str(max_concurrent)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def wait_ready(server: subprocess.Popen, base: str) -> dict:
-    import httpx
-
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"serkit serve exited with {server.returncode}: {server.stderr.read().strip()}")
-        try:
-            r = httpx.get(base + "/api/health", timeout=2)
-            if r.status_code == 200:
-                return r.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"serkit serve did not answer within {STARTUP_SECONDS:g} s")
 
 
 @dataclass
@@ -144,7 +109,7 @@ def main() -> None:
     port = free_port()
     base = f"http://{HOST}:{port}"
     t0 = time.perf_counter()
-    server = start_server(port, args.model, args.max_concurrent)
+    server = start_server(port, args.model, *(["--max-concurrent", str(args.max_concurrent)] if args.max_concurrent else []))
     try:
         health = wait_ready(server, base)
         print(f"serkit serve on {base}: model {health['model']}, max_concurrent {health['max_concurrent']}, "

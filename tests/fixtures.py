@@ -13,9 +13,11 @@ Nothing here copies corpus audio; the only real file copied is CREMA-D's
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import shutil
+import socket
 import zlib
 from pathlib import Path
 
@@ -650,3 +652,41 @@ def make_bad_inputs(root: Path) -> dict[str, Path]:
     write_clip(p["short"], seconds=0.1)
     p["folder"].mkdir()
     return p
+
+
+# --------------------------------------------------------------------------- a real server in a thread
+
+
+@contextlib.contextmanager
+def serving(app, settings=None):
+    """uvicorn serving ``app`` on a free loopback port in a daemon thread, configured as ``serkit serve``
+    configures it (``uvicorn_config``); yields the port and stops the server on exit."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from serkit.server import ServerSettings
+    from serkit.server.app import uvicorn_config
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # a free port, held until uvicorn takes the socket over
+    port = sock.getsockname()[1]
+    config = uvicorn_config(app, host="127.0.0.1", port=port, settings=settings or ServerSettings(),
+                            log_level="warning")
+    config.lifespan = "off"
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -540,32 +540,12 @@ def test_message_types_are_the_protocol_s() -> None:
 @pytest.fixture
 def uvicorn_server(predictor):
     """The app under a real uvicorn with the configuration `serkit serve` uses, on a free local port."""
-    import socket
-    import threading
-
-    import uvicorn
-
+    from fixtures import serving
     from serkit.server import ServerSettings
-    from serkit.server.app import uvicorn_config
 
     settings = ServerSettings(max_message_kb=4, max_stream_lead=3600, allowed_hosts=("127.0.0.1",))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(predictor, settings=settings)
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, settings=settings, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with serving(create_app(predictor, settings=settings), settings) as port:
         yield f"ws://127.0.0.1:{port}/api/stream"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def test_real_server_streams_and_bounds_messages(uvicorn_server, predictor, clips) -> None:

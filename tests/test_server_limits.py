@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from serkit.errors import AudioError, AudioProblem
 from serkit.server import ServerSettings, create_app
-from serkit.server.app import uvicorn_config
 from serkit.server.limits import FAILURE_STREAK, RequestStats
 from serkit.server.problems import AUDIO_STATUS
 from test_server import FakePredictor, assert_error, wav_bytes
@@ -195,27 +194,11 @@ def test_body_that_trickles_in_is_408_after_the_upload_deadline() -> None:
 @pytest.fixture
 def live_server() -> Iterator[tuple[str, int]]:
     """The app under a real uvicorn (the configuration ``serkit serve`` uses) on a free local port."""
-    import uvicorn
+    from fixtures import serving
 
     settings = ServerSettings(read_timeout=0.5, keep_alive_timeout=0.5, allowed_hosts=("127.0.0.1",))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(FakePredictor(), settings=settings)
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, settings=settings, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with serving(create_app(FakePredictor(), settings=settings), settings) as port:
         yield "127.0.0.1", port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def read_until_closed(conn: socket.socket, limit: float) -> tuple[bytes, float]:
