@@ -355,14 +355,7 @@
 
   function cleanup(state) {
     if (state.timer) clearInterval(state.timer);
-    try {
-      if (state.source) state.source.disconnect();
-      if (state.node) state.node.disconnect();
-    } catch (_) {
-      /* already disconnected */
-    }
-    state.stream.getTracks().forEach((track) => track.stop());
-    if (state.context.state !== "closed") state.context.close().catch(() => {});
+    stopCapture(state);
     el.levelFill.style.width = "0";
   }
 
