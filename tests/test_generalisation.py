@@ -164,3 +164,17 @@ def test_predict_adapt_on_the_batch_is_labelled_transductive(corpus_bundle, tmp_
     captured = capsys.readouterr()
     assert "adapted on the 12 files being predicted (transductive)" in captured.err
     assert len(json.loads(captured.out)) == 12
+
+
+@pytest.mark.parametrize("per_class, adapted", [(2, 16), (1, None)])  # 16 files: adapted on 16; 8: no adapted row
+def test_train_on_a_small_corpus_adapts_on_what_there_is(two_corpora, tmp_path, per_class, adapted):
+    from serkit.training import train
+
+    small = write_manifest(tmp_path / "small.csv", real_ravdess_files(actors=(5, 6), per_class=per_class))
+    cfg, run = evaluation_config(data=[str(small), str(two_corpora[1])], models="logreg", normalize="corpus", **FAST)
+    bundle = train(cfg, tmp_path / "b", run=run)
+    labels = [e["protocol_label"] for e in json.loads((bundle / "metrics.json").read_text())["evaluations"]]
+    assert any(label.startswith("leave-one-corpus-out") and "adapted" not in label for label in labels)
+    assert [label for label in labels if "adapted on" in label] == (
+        [] if adapted is None else [f"leave-one-corpus-out + per-corpus normalisation, adapted on {adapted} "
+                                    "unlabelled files of each test corpus"])

@@ -261,9 +261,12 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
                 raise AudioError(label, "file not found", AudioProblem.NOT_FOUND)
             if path.is_dir():
                 raise AudioError(label, "is a folder, not an audio file", AudioProblem.NOT_FOUND)
-            if path.stat().st_size == 0:
-                raise AudioError(label, "empty file (0 bytes)", AudioProblem.EMPTY)
-            fh: BinaryIO = stack.enter_context(open(path, "rb"))
+            try:
+                if path.stat().st_size == 0:
+                    raise AudioError(label, "empty file (0 bytes)", AudioProblem.EMPTY)
+                fh: BinaryIO = stack.enter_context(open(path, "rb"))
+            except OSError as exc:  # permission denied, a FIFO's peer gone, an I/O error
+                raise AudioError(label, f"unreadable: {exc.strerror or exc}", AudioProblem.CORRUPT) from None
             target: object = str(path)
         elif isinstance(source, (bytes, bytearray)):
             if len(source) == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import os
 from enum import Enum
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -73,14 +74,22 @@ def default_model_path() -> Path:
     return Path(__file__).parent / "default_model"
 
 
-def expand_paths(items: Iterable[str | Path]) -> list[str]:
-    """Files, folders (recursively: audio only) and globs, in a stable order."""
+def expand_paths(items: Iterable[str | Path], *, problems: list[tuple[str, str]] | None = None) -> list[str]:
+    """Files, folders (recursively: audio only, symlinked folders followed) and globs, in a stable order;
+    `~` is expanded. Audio-named entries a folder walk cannot read (a FIFO, a broken link) are never opened
+    (a FIFO would block): they go to `problems` as (path, reason) when a list is given."""
+    from serkit.corpora.base import is_audio_entry
+    from serkit.io import walk_files
+
     out: list[str] = []
     for item in items:
-        s = str(item)
+        s = os.path.expanduser(str(item))
         p = Path(s)
         if p.is_dir():
-            out += [str(f) for f in sorted(p.rglob("*")) if f.is_file() and audio.is_audio_name(f)]
+            files, unreadable = walk_files(p, is_audio_entry)
+            out += sorted(str(f) for f in files)
+            if problems is not None:
+                problems += [(str(f), reason) for f, reason in unreadable]
         elif not p.exists() and any(ch in s for ch in "*?["):
             out += sorted(f for f in glob.glob(s, recursive=True) if Path(f).is_file())
         else:

@@ -64,16 +64,18 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], None]) -> Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; what serkit writes is meant to be shared
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
     try:
         fill(tmp)
         if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
     except BaseException:
+        if old.exists() and not out.exists():
+            os.replace(old, out)  # the swap broke half-way: the previous folder comes back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out

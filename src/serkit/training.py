@@ -20,14 +20,19 @@ from serkit.experiment import ExperimentConfig, Normalization, Protocol, RunOpti
 CARD_ADAPT_FILES = 30  # unlabelled files per held-out corpus for the card's adapted figure
 
 
-def card_evaluations(config: ExperimentConfig) -> list[ExperimentConfig]:
+def card_evaluations(config: ExperimentConfig, corpus_sizes: dict[str, int]) -> list[ExperimentConfig]:
     """The evaluations behind a card: the configured protocol, then leave-one-corpus-out over several corpora,
-    unadapted and (per-corpus normalisation) adapted."""
+    unadapted and (per-corpus normalisation) adapted on up to 30 unlabelled files of each held-out corpus —
+    fewer when a corpus is smaller, none below the 10 that adaptation needs."""
+    from serkit.normalization import MIN_ADAPT_FILES
+
     out = [config]
-    if len(config.data) >= 2 and config.protocol not in (Protocol.CORPUS, Protocol.CROSS):
+    several = len(corpus_sizes) >= 2 and config.protocol is not Protocol.CROSS
+    if several and config.protocol is not Protocol.CORPUS:
         out.append(dataclasses.replace(config, protocol=Protocol.CORPUS))
-    if config.normalize is Normalization.CORPUS and len(config.data) >= 2 and config.protocol is not Protocol.CROSS:
-        out.append(dataclasses.replace(config, protocol=Protocol.CORPUS, adapt_files=CARD_ADAPT_FILES))
+    n = min([CARD_ADAPT_FILES, *corpus_sizes.values()])
+    if several and config.normalize is Normalization.CORPUS and n >= MIN_ADAPT_FILES:
+        out.append(dataclasses.replace(config, protocol=Protocol.CORPUS, adapt_files=n))
     return list(dict.fromkeys(out))
 
 
@@ -50,7 +55,8 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
     ft = FeatureTable(full, config, run)
     results = []
     if evaluate:
-        for ev in card_evaluations(config):
+        sizes = ft.table["domain"].astype(str).value_counts().to_dict()
+        for ev in card_evaluations(config, sizes):
             results.append(run_evaluation(ev, run=run, table=ft))
 
     spec = get_model_spec(model.name)

@@ -63,12 +63,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitError("--resume needs --output FILE: the file of the interrupted run")
     scheduler = Scheduler.parse(args.scheduler) if args.scheduler else None  # a bad value fails before any work
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
-    files = expand_paths(args.paths)
+    unreadable: list[tuple[str, str]] = []
+    files = expand_paths(args.paths, problems=unreadable)
+    for path, reason in unreadable:  # a FIFO or a broken link in a folder: reported, never opened
+        print(f"serkit: {path}: {reason}", file=sys.stderr)
     if not files:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
     executor = connect(scheduler, announce=args.progress) if scheduler else None
     if fmt in STREAMED:
-        return _predict_streamed(args, fmt, predictor, files, executor)
+        code = _predict_streamed(args, fmt, predictor, files, executor)
+        return EXIT_PARTIAL if unreadable and code == EXIT_OK else code
     if args.adapt:
         predictor = _adapted(args, predictor, files, executor)
     results = predictor.predict_files(files, progress=args.progress and len(files) > 1, segment=args.segment or None,
@@ -95,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         # --output file is left as it was rather than replaced by a list of errors).
         return EXIT_ERROR
     emit(text, args.output)
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if failed or unreadable else EXIT_OK
 
 
 def _adapted(args: argparse.Namespace, predictor, files: list[str], executor):

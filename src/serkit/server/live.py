@@ -119,10 +119,13 @@ class Session:
         ws, settings = self.ws, self.settings
         try:
             self.predictor = await self.holder.get()
+            defaults = StreamingPredictor(self.predictor, name=STREAM_NAME)
         except ApiError as exc:
             await close(ws, Close.INTERNAL, exc.message)
             return
-        defaults = StreamingPredictor(self.predictor, name=STREAM_NAME)
+        except SerkitError as exc:  # a model that cannot stream (e.g. one that normalises per speaker)
+            await close(ws, Close.INTERNAL, str(exc))
+            return
         ready = {"type": Message.READY.value, **defaults.describe(), "encoding": ENCODING,
                  "max_seconds": settings.max_stream_seconds, "max_message_bytes": settings.max_message_bytes,
                  "max_lead": settings.max_stream_lead}
