@@ -143,7 +143,7 @@ def test_matching_onnx_files_agree_with_the_native_model(bundles):
     (["--augment-copies", "-2", "--augment", "noise"], "--augment-copies must be an integer from 0 to 100"),
     (["--jobs", "0"], "--jobs must be an integer from 1 to 1024, got 0"),
     (["--workers", "0"], "--workers must be an integer from 1 to 1024, got 0"),
-    (["--model", "logreg[C=-1]"], "logreg option C must be positive"),
+    (["--model", "logreg[C=-1]"], "logreg option C must be a number above 0"),
     (["--features", "whisper_encoder[states=7]"], "states must be increasing indices from 0 to 5"),
     (["--protocol", "corpus"], "needs at least 2 --data corpora"),
 ])

@@ -66,6 +66,12 @@ def is_audio_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
+def is_audio_entry(path: str | Path) -> bool:
+    """Audio by its name, minus macOS AppleDouble litter (`._x.wav`, metadata, never audio): what folder
+    walks (corpus scans, prediction of a folder) take."""
+    return is_audio_name(path) and not Path(path).name.startswith("._")
+
+
 def check_sample_rate(sample_rate: int, *, name: str = "<audio>") -> None:
     """Refuse rates outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE before any work depends on them."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from serkit.errors import BundleError, ConfigError
 from serkit.experiment import Component, ExperimentConfig, Normalization
-from serkit.io import atomic_write_text, write_folder_atomically
+from serkit.io import atomic_write_text, file_sha256, write_folder_atomically
 
 FORMAT = 2
 STATS_FILE = "normalization.npz"
@@ -198,19 +197,11 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
     if adaptation is not None and "adapted" not in stats:
         raise BundleError(f"{path}: {ADAPTATION_FILE} present but {STATS_FILE} holds no adaptation statistics")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
-    card = (path / "card.md").read_text() if (path / "card.md").exists() else ""
+    card = (path / "card.md").read_text(errors="replace") if (path / "card.md").is_file() else ""
     return LoadedBundle(path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, stats, adaptation)
 
 
 # -- ONNX files: recorded with what they were exported from, refused when they do not match --------------
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def onnx_manifest(folder: Path, cfg: BundleConfig, files: list[str]) -> dict[str, Any]:
     """What `serkit export` records beside the ONNX files: their hashes, the classes, the input size and a
     hash of the native weights they were exported from."""

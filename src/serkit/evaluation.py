@@ -217,8 +217,7 @@ def normalise_fold(config: ExperimentConfig, train: dict[str, np.ndarray], X_tes
     if config.normalize is Normalization.NONE:
         return X, X_test
     key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
-    stats = nz.by_group(X[:n], train[key][:n])
-    X_train = nz.apply_groups(X, train[key], stats)
+    X_train, stats = nz.normalise_training(X, train[key], n)
     if config.normalize is Normalization.SPEAKER:
         return X_train, nz.apply_groups(X_test, test_speakers, nz.by_group(X_test, test_speakers))
     pooled = nz.Stats.of(X[:n])

@@ -5,7 +5,8 @@ features and their options, models and their options, protocol, folds, seed, aug
 normalisation); `RunOptions` says *how* it runs (cache, workers, progress). The CLI builds its
 options from the fields' metadata, `evaluate`/`train` take the config, and a bundle stores it,
 so an option exists in exactly one place. Like scikit-learn's parameters, every field is
-documented once, here, and checked when the config is made: an invalid config cannot exist.
+documented once, here, and checked when the config is made (what needs the data itself — a label
+list's labels, speakers for the speaker protocol — is checked when the data is read).
 """
 
 from __future__ import annotations
@@ -354,12 +355,8 @@ def _checked_feature(c: Component) -> Component:
 
     ex = get_extractor(c.name, c.params)  # unknown names and options are errors here
     defaults = ex.config_class()
-    changed = tuple(sorted((k, v) for k, v in ex.config_dict().items() if getattr(defaults, k) != _freeze_field(v)))
+    changed = tuple(sorted((k, v) for k, v in ex.config_dict().items() if getattr(defaults, k) != _freeze(v)))
     return Component(c.name, tuple((k, _freeze(v)) for k, v in changed))
-
-
-def _freeze_field(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
 
 
 def _checked_model(c: Component) -> Component:

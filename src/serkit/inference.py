@@ -78,7 +78,6 @@ def expand_paths(items: Iterable[str | Path], *, problems: list[tuple[str, str]]
     """Files, folders (recursively: audio only, symlinked folders followed) and globs, in a stable order;
     `~` is expanded. Audio-named entries a folder walk cannot read (a FIFO, a broken link) are never opened
     (a FIFO would block): they go to `problems` as (path, reason) when a list is given."""
-    from serkit.corpora.base import is_audio_entry
     from serkit.io import walk_files
 
     out: list[str] = []
@@ -86,7 +85,7 @@ def expand_paths(items: Iterable[str | Path], *, problems: list[tuple[str, str]]
         s = os.path.expanduser(str(item))
         p = Path(s)
         if p.is_dir():
-            files, unreadable = walk_files(p, is_audio_entry)
+            files, unreadable = walk_files(p, audio.is_audio_entry)
             out += sorted(str(f) for f in files)
             if problems is not None:
                 problems += [(str(f), reason) for f, reason in unreadable]

@@ -60,6 +60,15 @@ def apply_groups(X: np.ndarray, groups: Sequence[Hashable], stats: dict[Hashable
     return out
 
 
+def normalise_training(X: np.ndarray, groups: Sequence[Hashable], n_originals: int
+                       ) -> tuple[np.ndarray, dict[Hashable, Stats]]:
+    """Training rows z-scored per group (corpus or speaker) with statistics of the first `n_originals` rows
+    (the original files; augmented copies after them are normalised, never counted)."""
+    g = np.asarray(groups, dtype=object)
+    stats = by_group(X[:n_originals], g[:n_originals])
+    return apply_groups(X, g, stats), stats
+
+
 def save_stats(stats: dict[str, Stats]) -> bytes:
     """npz bytes (no pickle) of named statistics."""
     arrays: dict[str, np.ndarray] = {}

@@ -171,7 +171,9 @@ def model_card(*, title: str, config: Any, labels: list[str], corpora: list[str]
         "",
         "## Evaluation",
     ]
-    evaluations = metrics.get("evaluations") or ([metrics] if metrics.get("ua") is not None else [])
+    evaluations = [ev for ev in (metrics.get("evaluations") or [metrics])
+                   if isinstance(ev, dict) and all(isinstance(ev.get(k), float | int) for k in
+                                                   ("ua", "ua_std", "wa", "wa_std", "macro_f1", "macro_f1_std"))]
     if not evaluations:
         lines.append("Not evaluated (trained with evaluation switched off).")
     for ev in evaluations:

@@ -67,7 +67,7 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
     if config.normalize is not Normalization.NONE:
         key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
         pooled = nz.Stats.of(X[:n])  # for a new domain that was never adapted to: a single file still works
-        X = nz.apply_groups(X, tr[key], nz.by_group(X[:n], tr[key][:n]))
+        X, _ = nz.normalise_training(X, tr[key], n)
         if config.normalize is Normalization.CORPUS:
             stats = nz.save_stats({"pooled": pooled})
     params = config.model_params(model)

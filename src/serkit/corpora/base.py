@@ -204,11 +204,6 @@ def make_table(rows: Iterable[dict]) -> pd.DataFrame:
     return table.sort_values("path", kind="stable").reset_index(drop=True)
 
 
-def is_audio_entry(path: Path) -> bool:
-    """Audio by its name, minus macOS AppleDouble litter (`._x.wav`, metadata, never audio)."""
-    return audio.is_audio_name(path) and not path.name.startswith("._")
-
-
 def list_audio_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     """Audio files below root (symlinked folders followed), and the audio-named entries that cannot be read.
 
@@ -219,7 +214,7 @@ def list_audio_files(root: Path) -> tuple[list[Path], list[Skipped]]:
         raise CorpusError(f"{root}: folder not found")
     if not root.is_dir():
         raise CorpusError(f"{root}: not a folder")
-    files, problems = walk_files(root, is_audio_entry)
+    files, problems = walk_files(root, audio.is_audio_entry)
     return files, [Skipped(str(p), reason) for p, reason in problems]
 
 

@@ -7,7 +7,6 @@ FEATURE_VERSION change, so stale features are never reused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serkit.io import atomic_write_bytes
+from serkit.io import atomic_write_bytes, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +38,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "serkit" / "features"
-
-
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class FeatureCache:
@@ -94,7 +85,7 @@ class FeatureCache:
         index = self._index()
         digest = index.get(memo)
         if digest is None:
-            digest = file_digest(p)
+            digest = file_sha256(p)
             index[memo] = digest
             self._dirty = True
         return digest

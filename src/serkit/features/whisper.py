@@ -151,6 +151,8 @@ class WhisperEncoderFeatures(FeatureExtractor):
         return [ENCODER_FILE]
 
     def card_notes(self) -> list[str]:
+        if self.config.model_dir:
+            return [f"Uses the Whisper encoder converted in {self.config.model_dir} (check its licence and languages)."]
         return ["Uses the Whisper tiny.en encoder (MIT licence), pretrained on English speech only: expect "
                 "lower accuracy on other languages unless the model saw them in training."]
 

@@ -8,6 +8,22 @@ from typing import Any
 
 from serkit.errors import ConfigError, UnknownNameError
 from serkit.models.families import SKLEARN, TORCH, ModelFamily
+from serkit.validation import Bound
+
+# The valid range of every model option (an option not listed: a positive number).
+OPTION_BOUNDS = {
+    "C": Bound(float, 0, 1e6, above=True),
+    "lr": Bound(float, 0, 10, above=True),
+    "weight_decay": Bound(float, 0, 10),
+    "validation_fraction": Bound(float, 0, 0.9),
+    "learning_rate": Bound(float, 0, 10, above=True),
+    "epochs": Bound(int, 1, 10_000),
+    "batch_size": Bound(int, 1, 65_536),
+    "patience": Bound(int, 1, 10_000),
+    "n_estimators": Bound(int, 1, 100_000),
+}
+_POSITIVE = Bound(float, 0, float("inf"), above=True)
+_POSITIVE_INT = Bound(int, 1, 2**31)
 
 # Options every torch model takes (TorchClassifier's), with their defaults: they type CLI values.
 _TORCH_OPTIONS = {"epochs": 60, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.0, "patience": 8,
@@ -34,8 +50,8 @@ class ModelSpec:
                 typed = type(default)(value) if not isinstance(value, bool) else value
             except (TypeError, ValueError):
                 raise ConfigError(f"{self.name} option {key} must be a {type(default).__name__}, got {value!r}") from None
-            if isinstance(default, int | float) and not typed > 0 and key != "weight_decay":
-                raise ConfigError(f"{self.name} option {key} must be positive, got {value!r}")
+            OPTION_BOUNDS.get(key, _POSITIVE_INT if isinstance(default, int) else _POSITIVE).check(
+                f"{self.name} option {key}", typed)
             out[key] = typed
         return out
 

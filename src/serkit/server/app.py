@@ -70,7 +70,7 @@ def create_app(
         description=(
             "Speech emotion recognition. Upload a speech recording (wav, flac, ogg, aiff or mp3; "
             f"up to {settings.max_upload_mb:g} MB) to `/api/predict`. The model predicts *acted* emotions "
-            "in English speech; see `/api/model` for its card, metrics and licence. Live: a WebSocket at "
+            "(the languages it was trained on are in `/api/model`, with its card, metrics and licence). Live: a WebSocket at "
             "`/api/stream` takes 16-bit PCM and answers with an update every half second and a final timeline "
             "(protocol in the README, section Live)."
         ),
