@@ -178,3 +178,16 @@ def test_train_on_a_small_corpus_adapts_on_what_there_is(two_corpora, tmp_path, 
     assert [label for label in labels if "adapted on" in label] == (
         [] if adapted is None else [f"leave-one-corpus-out + per-corpus normalisation, adapted on {adapted} "
                                     "unlabelled files of each test corpus"])
+
+
+def test_cross_adaptation_draws_from_every_test_file_whatever_its_label(tmp_path, shared_data):
+    """The unlabelled adaptation sample is not chosen by labels: with --protocol cross the test corpus' files of
+    classes the training data lacks (here `surprised`) are in the pool too, though they are not scored."""
+    train_csv = write_manifest(tmp_path / "r.csv", real_ravdess_files(actors=(1, 2), per_class=2))
+    test_csv = write_manifest(tmp_path / "s.csv", real_savee_files(
+        speakers=("DC",), emotions=("neutral", "happy", "sad", "angry", "surprised"), per_class=2))  # 10 files
+    cfg, run = evaluation_config(data=[str(train_csv)], test_data=[str(test_csv)], protocol="cross",
+                                 normalize="corpus", adapt_files=10, **FAST)  # all 10, not only the 8 scored
+    r = evaluate(cfg, run=run)
+    assert set(r.results["logreg"].predictions["true"]) == {"neutral", "happy", "sad", "angry"}
+    assert r.n_files == 16 + 8

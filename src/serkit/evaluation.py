@@ -132,7 +132,7 @@ class EvaluationResult:
     skipped: list[tuple[str, str]]
     feature_seconds: float
     folds: list[Fold] = dataclasses.field(default_factory=list)
-    table: "FeatureTable | None" = dataclasses.field(default=None, repr=False)  # reused by train()
+    table: "FeatureTable | None" = dataclasses.field(default=None, repr=False)  # the features behind it
 
     @property
     def best(self) -> str:
@@ -146,7 +146,6 @@ class FeatureTable:
         from serkit.features import extract_features
         from serkit.features.extract import Variant
 
-        self.config = config
         extractors = config.extractors()
         paths = table["path"].tolist()
         cache = run.cache()
@@ -242,10 +241,10 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
         table = FeatureTable(full, config, run)
     ft = table
     if config.protocol is Protocol.CROSS:
-        part = ft.table["_part"].to_numpy()
-        train_rows, test_rows = np.flatnonzero(part == "train"), np.flatnonzero(part == "test")
-        shared = tuple(c for c in _ordered(ft.table["emotion"].to_numpy()[test_rows])
-                       if c in set(ft.table["emotion"].to_numpy()[train_rows]))
+        part, y = ft.table["_part"].to_numpy(), ft.table["emotion"].to_numpy()
+        train_rows = np.flatnonzero(part == "train")
+        shared = tuple(c for c in _ordered(y[part == "test"]) if c in set(y[train_rows]))
+        test_rows = np.flatnonzero((part == "test") & np.isin(y, shared))
         folds = [Fold(0, train_rows, test_rows, "test data", shared)]
         scheme = (f"train on {', '.join(config.data)}; test on {', '.join(config.test_data)}; "
                   f"{len(shared)} shared classes")
@@ -273,7 +272,8 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
         outs = _run_folds(jobs_list, jobs=run.jobs, desc=f"{model} folds", progress=run.progress)
         results[str(model)] = _collect(folds, outs, ft.table, label_set, str(model))
 
-    result = EvaluationResult(config, config.protocol_label(), scheme, results, len(ft.table),
+    used = len(set(np.concatenate([np.concatenate([f.train, f.test]) for f in folds]).tolist()))  # trained or scored
+    result = EvaluationResult(config, config.protocol_label(), scheme, results, used,
                               ft.skipped + skipped, feature_seconds, folds, ft)
     if output is not None:
         write_reports(result, Path(output))
@@ -300,7 +300,9 @@ def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, 
         shared = [c for c in ds.labels if c in set(test_ds.labels)]
         if len(shared) < 2:
             raise DataError(f"train and test data share fewer than 2 classes ({', '.join(shared) or 'none'})")
-        test_table = test_ds.table[test_ds.table["emotion"].isin(shared)]
+        # Every test file stays in the table: the scored ones are those of the shared classes, but adaptation
+        # (--adapt-files) draws its unlabelled files from all of them, so no label chooses that sample.
+        test_table = test_ds.table
         overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
         if overlap:
             raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {sorted(overlap)[0]}); "

@@ -162,9 +162,9 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _option(help: str, *, cli: str | None = None, metavar: str | None = None, choices: Sequence[str] | None = None,
-            repeat: bool = False, train_only: bool = False, evaluate_only: bool = False) -> dict[str, Any]:
+            repeat: bool = False, folds_only: bool = False, evaluate_only: bool = False) -> dict[str, Any]:
     return {"help": help, "cli": cli, "metavar": metavar, "choices": choices, "repeat": repeat,
-            "train_only": train_only, "evaluate_only": evaluate_only}
+            "folds_only": folds_only, "evaluate_only": evaluate_only}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,7 +385,7 @@ class RunOptions:
         "feature-extraction processes of the local pool (default: one per core, each single-threaded)",
         cli="--workers", metavar="N"))
     jobs: int = dataclasses.field(default=2, metadata=_option(
-        "folds trained in parallel (single-threaded each)", cli="--jobs", metavar="N", train_only=True))
+        "folds trained in parallel (single-threaded each)", cli="--jobs", metavar="N", folds_only=True))
     progress: bool = dataclasses.field(default=True, metadata=_option("no progress bars", cli="--quiet"))
     scheduler: str | None = dataclasses.field(default=None, metadata=_option(
         "run the feature extraction (and prediction) on a Dask cluster: a running scheduler (tcp://HOST:8786; its "
@@ -429,7 +429,5 @@ def iter_cli_fields(*, command: str) -> Iterable[dataclasses.Field]:
     for f in dataclasses.fields(ExperimentConfig):
         meta = f.metadata
         if command == "train" and meta.get("evaluate_only"):
-            continue
-        if command != "train" and meta.get("train_only"):
             continue
         yield f

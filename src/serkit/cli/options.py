@@ -83,7 +83,7 @@ def add_run_options(p: argparse.ArgumentParser, *, folds: bool = True, only: Seq
 
     for f in dataclasses.fields(RunOptions):
         meta = f.metadata
-        if not meta.get("cli") or (only is not None and f.name not in only) or (meta["train_only"] and not folds):
+        if not meta.get("cli") or (only is not None and f.name not in only) or (meta["folds_only"] and not folds):
             continue
         if f.type == "bool":  # flags: --no-cache sets True, --quiet turns progress off
             p.add_argument(meta["cli"], dest=f.name, action="store_false" if f.default else "store_true",
