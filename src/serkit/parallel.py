@@ -152,12 +152,17 @@ def local_executor(workers: int) -> Executor:
 
 
 class InlineExecutor(Executor):
-    """Runs each call at once in this process: one worker, no pickling, the caller's own objects."""
+    """Runs each call at once in this process: one worker, no pickling, the caller's own objects — and one
+    BLAS thread, like every pool or cluster worker, so that the same file gives bit-identical features
+    wherever it is computed (multi-threaded BLAS sums in another order)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        from threadpoolctl import threadpool_limits
+
         future: Future = Future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            with threadpool_limits(1):
+                future.set_result(fn(*args, **kwargs))
         except Exception as exc:
             future.set_exception(exc)
         return future

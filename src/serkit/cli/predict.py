@@ -7,7 +7,7 @@ import json
 import sys
 from enum import Enum
 
-from serkit.cli.options import Formatter, add_run_options
+from serkit.cli.options import Formatter, add_run_options, run_from
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit
 
 
@@ -53,7 +53,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from serkit.errors import SerkitError
     from serkit.experiment import check_range
     from serkit.inference import Predictor, expand_paths
-    from serkit.parallel import Scheduler, connect
 
     check_range("--top", args.top, 1, 1000)
     fmt = Format(args.format)
@@ -61,7 +60,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitError(f"--resume continues a --format jsonl or csv file, not --format {fmt.value}")
     if args.resume and not args.output:
         raise SerkitError("--resume needs --output FILE: the file of the interrupted run")
-    scheduler = Scheduler.parse(args.scheduler) if args.scheduler else None  # a bad value fails before any work
+    run = run_from(args)  # a bad --scheduler fails here, before any work
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
     unreadable: list[tuple[str, str]] = []
     files = expand_paths(args.paths, problems=unreadable)
@@ -69,7 +68,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"serkit: {path}: {reason}", file=sys.stderr)
     if not files:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
-    executor = connect(scheduler, announce=args.progress) if scheduler else None
+    executor = run.pool()
     if fmt in STREAMED:
         code = _predict_streamed(args, fmt, predictor, files, executor)
         return EXIT_PARTIAL if unreadable and code == EXIT_OK else code
