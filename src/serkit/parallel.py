@@ -26,6 +26,15 @@ LOCAL = "local"
 _ADDRESS = re.compile(r"^(?:[a-z]+://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?$")
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset), the
+    one count behind every default of workers, cluster size and server concurrency."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Scheduler:
     """Where batches run: a running Dask scheduler's address, or a local cluster of `workers` processes."""
@@ -46,7 +55,7 @@ class Scheduler:
         s = str(text).strip()
         if s == LOCAL or s.startswith(LOCAL + ":"):
             try:
-                n = Bound(int, 1, 1024).parse(s[len(LOCAL) + 1 :] or str(os.cpu_count() or 1))
+                n = Bound(int, 1, 1024).parse(s[len(LOCAL) + 1 :] or str(cpu_count()))
             except ValueError as exc:
                 raise ConfigError(f"--scheduler local:N: the number of workers {exc}") from None
             return cls(None, int(n))
@@ -180,7 +189,7 @@ def as_executor(executor: Any) -> tuple[Executor, int]:
     if isinstance(executor, InlineExecutor):
         return executor, 1
     n = getattr(executor, "_max_workers", None)  # ProcessPoolExecutor's and loky's; a guess for window sizes only
-    return executor, n if isinstance(n, int) and n > 0 else os.cpu_count() or 1
+    return executor, n if isinstance(n, int) and n > 0 else cpu_count()
 
 
 def run_batches(fn: Callable[..., list], batches: Sequence[list], *, executor: Any, args: tuple = (),

@@ -127,7 +127,9 @@ def _content_key(file_hash: str, variant: Variant | None) -> str:
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    from serkit.parallel import cpu_count
+
+    return cpu_count()
 
 
 def extract_features(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -42,10 +41,9 @@ def check(name: str, value: float) -> None:
 
 def default_max_concurrent() -> int:
     """One request in progress per core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    from serkit.parallel import cpu_count
+
+    return cpu_count()
 
 
 def normalise_host(raw: str) -> str:
