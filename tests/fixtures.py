@@ -690,3 +690,12 @@ def serving(app, settings=None):
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def garbage_bundle(root: Path) -> Path:
+    """A folder that claims to be a bundle but whose config.json is not JSON."""
+    b = Path(root) / "garbage_bundle"
+    b.mkdir()
+    (b / "config.json").write_text("{this is not json")
+    (b / "labels.json").write_text("[]")
+    return b

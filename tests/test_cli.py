@@ -146,14 +146,6 @@ def clip(tmp_path) -> Path:
     return fx.write_clip(tmp_path / "clip.wav")
 
 
-def garbage_bundle(tmp_path: Path) -> Path:
-    b = tmp_path / "garbage_bundle"
-    b.mkdir()
-    (b / "config.json").write_text("{this is not json")
-    (b / "labels.json").write_text("[]")
-    return b
-
-
 BAD = {
     "missing folder": lambda t, d, c: ["corpus", "scan", str(t / "no_such_folder")],
     "unknown corpus": lambda t, d, c: ["corpus", "scan", str(d.parent), "--corpus", "timit"],
@@ -162,7 +154,7 @@ BAD = {
     "unknown feature": lambda t, d, c: ["evaluate", "--data", str(d), "--features", "spectral_stats+mel9"],
     "unknown feature (extract)": lambda t, d, c: ["features", "extract", "--data", str(d), "--features", "mel9"],
     "cnn_mfcc on vectors": lambda t, d, c: ["evaluate", "--data", str(d), "--model", "cnn_mfcc"],
-    "corrupt bundle": lambda t, d, c: ["predict", str(c), "--model", str(garbage_bundle(t))],
+    "corrupt bundle": lambda t, d, c: ["predict", str(c), "--model", str(fx.garbage_bundle(t))],
     "nonexistent bundle": lambda t, d, c: ["predict", str(c), "--model", str(t / "no_bundle")],
 }
 EXPECT = {  # a word the one-line message must contain

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from fixtures import garbage_bundle
 from serkit import cli
 from serkit.errors import BundleError, SerkitError
 from serkit.server import ServerSettings, create_app
@@ -185,14 +186,6 @@ def test_serve_options_reach_the_app(monkeypatch, recorded) -> None:
     assert (config.host, config.port, config.timeout_keep_alive) == ("0.0.0.0", 9000, 1.0)
     with TestClient(config.app, base_url="http://ser.example.org:9000") as c:
         assert c.get("/api/health").json()["max_concurrent"] == 3
-
-
-def garbage_bundle(tmp_path: Path) -> Path:
-    b = tmp_path / "broken_bundle"
-    b.mkdir()
-    (b / "config.json").write_text("{this is not json")
-    (b / "labels.json").write_text("[]")
-    return b
 
 
 @pytest.mark.parametrize("kind", ["garbage", "missing"])

@@ -153,7 +153,6 @@ class StreamingPredictor:
         self._audio_len = 0
         self.min_speech = min(MIN_SPEECH_SECONDS, window)
         self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=smooth)
-        self._received = 0  # samples at `sample_rate`, as fed
         self._closed = False
         self._resampler = None
         if sample_rate != sr:
@@ -168,11 +167,6 @@ class StreamingPredictor:
     @property
     def window(self) -> float:
         return self.window_samples / audio.SAMPLE_RATE
-
-    @property
-    def received_seconds(self) -> float:
-        """Seconds of audio fed so far."""
-        return self._received / self.sample_rate
 
     def describe(self) -> dict[str, Any]:
         """The stream's parameters (the server's ``ready`` message)."""
@@ -192,7 +186,6 @@ class StreamingPredictor:
                              AudioProblem.INVALID_SAMPLES)
         if not np.all(np.isfinite(x)):
             raise AudioError(self.name, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
-        self._received += len(x)
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x, last=False)
         return self._consume(x)

@@ -8,7 +8,7 @@ import sys
 from enum import Enum
 
 from serkit.cli.options import Formatter, add_run_options, run_from
-from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit
+from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit, segment_line
 
 
 class Format(str, Enum):
@@ -88,7 +88,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             top = "  ".join(f"{c} {p:.2f}" for c, p in r.top(max(1, args.top)))
             lines.append(f"{r.path:{width}s}  {r.label:10s} {r.confidence:5.2f}   [{top}]")
             for s in r.segments or ():
-                lines.append(f"{'':{width}s}    {s.start:8.2f}-{s.end:8.2f} s  {s.label:10s} {s.confidence:5.2f}")
+                lines.append(segment_line(s, indent=width + 4))
         text = "\n".join(lines)
     failed = [r for r in results if r.error]
     for r in failed:
