@@ -647,3 +647,16 @@ def test_walk_files_accept_and_appledouble(tmp_path):
     c = scan(root)
     assert not any(Path(p).name.startswith("._") for p in list(c.table["path"]) + [sk.path for sk in c.skipped])
     assert files == sorted(files) and len(files) == len(set(files))
+
+
+@pytest.mark.parametrize("name", sorted(fx.GENERATORS))
+def test_scan_output_without_pandas_is_what_pandas_writes(scanned, trees, name):
+    """`corpus scan` builds its CSV and summary without pandas (the light install); the text must not change."""
+    for c in (scanned[name], scan(trees[name], check_audio=False)):
+        assert c.to_csv() == c.table.to_csv(index=False)
+        assert list(c.table.columns) == c.columns
+        t = c.table
+        assert c.summary()["hours"] == round(float(t["duration"].sum()) / 3600.0, 4)
+        assert c.summary()["per_gender"] == {str(k): int(v) for k, v in
+                                             sorted(t["gender"].fillna("unknown").value_counts().items())}
+        assert c.speakers == sorted(t["speaker"].dropna().unique().tolist())
