@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 HEAVY = ("torch", "sklearn", "pandas", "librosa", "scipy", "matplotlib")
 
-HIDER = '''
+HIDER = """
 import importlib.abc, os, sys
 
 HIDDEN = set(filter(None, os.environ.get("SERKIT_TEST_HIDE", "").split(",")))
@@ -39,7 +39,7 @@ class Hidden(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, Hidden())
-'''
+"""
 
 
 def line(extra: str, what: str) -> str:
@@ -53,8 +53,11 @@ def hide(tmp_path_factory):
     (site / "sitecustomize.py").write_text(HIDER)
 
     def run(hidden, *args: str, code: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-        env = {**os.environ, "SERKIT_TEST_HIDE": ",".join(hidden),
-               "PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "SERKIT_TEST_HIDE": ",".join(hidden),
+            "PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        }
         cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "serkit.cli", *args]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
 
@@ -128,7 +131,7 @@ def test_light_core_without_any_extra(hide, corpus, tmp_path):
     works(hide(hidden, "corpus", "scan", str(corpus), "--format", "csv"))
     works(hide(hidden, "adapt", str(corpus), str(EXAMPLES), "--output", str(tmp_path / "adapted"), "--workers", "2"))
     works(hide(hidden, "predict", str(EXAMPLES), "--quiet", "--model", str(tmp_path / "adapted")))
-    code = f'''
+    code = f"""
 import sys
 import serkit
 from serkit import Predictor
@@ -141,7 +144,7 @@ try:
 except ImportError as exc:
     assert type(exc).__name__ == "MissingExtraError", type(exc)
     print(exc)
-'''
+"""
     run = hide(hidden, code=code)
     works(run)
     assert run.stdout.splitlines()[-1] == 'serkit.train needs the "train" extra: pip install "serkit[train]"'
@@ -149,14 +152,17 @@ except ImportError as exc:
 
 def test_without_train(hide, corpus, tmp_path):
     hidden = modules("train")
-    for words, args in [("train", ["--data", str(corpus), "--output", str(tmp_path / "b")]),
-                        ("evaluate", ["--data", str(corpus)]),
-                        ("features extract", ["--data", str(corpus)]),
-                        ("export", [str(REPO / "src" / "serkit" / "default_model")]),
-                        ("plot distribution", [str(corpus), "--output", str(tmp_path / "d.png")])]:
+    for words, args in [
+        ("train", ["--data", str(corpus), "--output", str(tmp_path / "b")]),
+        ("evaluate", ["--data", str(corpus)]),
+        ("features extract", ["--data", str(corpus)]),
+        ("export", [str(REPO / "src" / "serkit" / "default_model")]),
+        ("plot distribution", [str(corpus), "--output", str(tmp_path / "d.png")]),
+    ]:
         one_line_error(hide(hidden, *words.split(), *args), line("train", f"serkit {words}"))
-    one_line_error(hide(hidden, "predict", str(EXAMPLES), "--backend", "native"),
-                   line("train", "serkit predict --backend native"))
+    one_line_error(
+        hide(hidden, "predict", str(EXAMPLES), "--backend", "native"), line("train", "serkit predict --backend native")
+    )
     works(hide(hidden, "predict", str(EXAMPLES), "--quiet"))
     works(hide(hidden, "features", "list"))
     works(hide(hidden, "models"))
@@ -181,10 +187,11 @@ def test_without_live(hide):
 
 def test_without_dask(hide, corpus, tmp_path):
     hidden = modules("dask")
-    one_line_error(hide(hidden, "predict", str(EXAMPLES), "--scheduler", "local:1"),
-                   line("dask", "serkit predict --scheduler"))
-    one_line_error(hide(hidden, "adapt", str(corpus), str(EXAMPLES), "--output", str(tmp_path / "a"), "--scheduler", "local:1"),
-                   line("dask", "serkit adapt --scheduler"))
+    one_line_error(
+        hide(hidden, "predict", str(EXAMPLES), "--scheduler", "local:1"), line("dask", "serkit predict --scheduler")
+    )
+    adapt = ["adapt", str(corpus), str(EXAMPLES), "--output", str(tmp_path / "a"), "--scheduler", "local:1"]
+    one_line_error(hide(hidden, *adapt), line("dask", "serkit adapt --scheduler"))
     works(hide(hidden, "predict", str(EXAMPLES), "--quiet"))
 
 

@@ -81,11 +81,11 @@ class Corpus:
 
     @property
     def speakers(self) -> list[str]:
-        return sorted({s for s in (r.get("speaker") for r in self.rows) if not _missing(s)})
+        return sorted({str(s) for s in (r.get("speaker") for r in self.rows) if not _missing(s)})
 
     def summary(self) -> dict:
         """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each)."""
-        emotions = Counter(e for e in (r.get("emotion") for r in self.rows) if not _missing(e))
+        emotions = Counter(str(e) for e in (r.get("emotion") for r in self.rows) if not _missing(e))
         speakers = Counter(s for s in (r.get("speaker") for r in self.rows) if not _missing(s))
         genders = Counter("unknown" if _missing(g) else g for g in (r.get("gender") for r in self.rows))
         durations = [r.get("duration") for r in self.rows]
