@@ -44,9 +44,9 @@ lint: $(VENV)/.dev
 
 ## The documentation site in site/ (mkdocs.yml); --strict: a broken link or reference fails it.
 docs: $(VENV)/.dev
-	$(BIN)/mkdocs build --strict -q
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q
 
-## Retrain the bundled default model on ../shared/data (see README "Default model"), with its ONNX files.
+## Retrain the bundled default model on ../shared/data (see docs/models.md), with its ONNX files.
 DATA ?= ../shared/data
 DEFAULT_RECIPE ?= --model 'logreg[C=0.0003]' --features 'whisper_encoder[states=1-3,pooling=mean]' --normalize corpus
 default-model: $(VENV)/.installed
@@ -54,7 +54,7 @@ default-model: $(VENV)/.installed
 		--output src/serkit/default_model
 	$(BIN)/serkit export src/serkit/default_model
 
-## Speed, memory and accuracy figures quoted in the README (minutes to an hour; not tests).
+## Speed, memory and accuracy figures quoted in the docs (minutes to an hour; not tests; see docs/results.md).
 benchmarks: $(VENV)/.installed
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/predict.py --hour
