@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -165,6 +166,13 @@ def test_without_train(hide, corpus, tmp_path):
     )
     works(hide(hidden, "predict", str(EXAMPLES), "--quiet"))
     works(hide(hidden, "features", "list"))
+    native_only = tmp_path / "native"  # a bundle without its ONNX files
+    shutil.copytree(
+        REPO / "src" / "serkit" / "default_model", native_only, ignore=shutil.ignore_patterns("*.onnx", "onnx.json")
+    )
+    run = hide(hidden, "predict", str(EXAMPLES), "--model", str(native_only))
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.stderr.startswith(line("train", f"{native_only}: the native logreg model") + "; or run `serkit export")
     works(hide(hidden, "models"))
 
 
