@@ -210,3 +210,26 @@ def test_without_opensmile(hide, corpus):
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
         assert run.stderr.strip().splitlines()[-1] == line("opensmile", "the openSMILE feature set eGeMAPSv02")
     works(hide(hidden, "predict", str(EXAMPLES), "--quiet"))
+
+
+def test_serve_needs_no_other_extra(hide):
+    """The web app predicts through the default model's ONNX files: the core and "serve" are enough."""
+    clip = str(EXAMPLES / "03-01-05-02-01-01-05.flac")
+    code = f"""
+import sys
+from fastapi.testclient import TestClient
+from serkit.server import create_app
+
+client = TestClient(create_app())
+assert client.get("/api/health").status_code == 200
+with open({clip!r}, "rb") as fh:
+    r = client.post("/api/predict", files={{"file": ("a.flac", fh, "audio/flac")}},
+                    headers={{"origin": "http://testserver"}})
+assert r.status_code == 200, r.text
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
+assert not heavy, heavy
+print(r.json()["label"])
+"""
+    run = hide(modules("train", "live", "dask", "opensmile"), code=code)
+    works(run)
+    assert run.stdout.strip() in {"angry", "surprised", "happy", "fearful", "disgust", "sad", "calm", "neutral"}
