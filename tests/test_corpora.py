@@ -660,3 +660,12 @@ def test_scan_output_without_pandas_is_what_pandas_writes(scanned, trees, name):
         assert c.summary()["per_gender"] == {str(k): int(v) for k, v in
                                              sorted(t["gender"].fillna("unknown").value_counts().items())}
         assert c.speakers == sorted(t["speaker"].dropna().unique().tolist())
+
+
+@pytest.mark.parametrize("make", [fx.make_manifest, fx.make_bad_corpus, fx.make_tess_misnamed, fx.make_crema_d])
+def test_scan_output_without_pandas_on_manifests_and_odd_trees(tmp_path, make):
+    """Manifests (missing speakers and genders), skipped files, recovered rows, optional demographics."""
+    kwargs = {"bad_rows": True} if make is fx.make_manifest else {"demographics": False} if make is fx.make_crema_d else {}
+    c = scan(make(tmp_path / "c", **kwargs))
+    assert c.to_csv() == c.table.to_csv(index=False)
+    assert c.speakers == sorted(c.table["speaker"].dropna().unique().tolist())

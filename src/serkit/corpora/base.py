@@ -76,8 +76,11 @@ class Corpus:
         return list(COLUMNS) + list(extra)
 
     def records(self) -> list[dict[str, Any]]:
-        """Rows with every column (missing values None), sorted by path like `table`."""
-        return [{c: row.get(c) for c in self.columns} for row in sorted(self.rows, key=lambda r: r["path"])]
+        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`."""
+        out = [{c: row.get(c) for c in self.columns} for row in sorted(self.rows, key=lambda r: r["path"])]
+        for r in out:
+            r["recovered"] = not _missing(r["recovered"]) and bool(r["recovered"])
+        return out
 
     @property
     def speakers(self) -> list[str]:
