@@ -63,9 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- sources: (sample rate, iterator of mono float32 blocks) -----------------------------------------
 def import_sounddevice() -> Any:
     """sounddevice, or a one-line error saying what to install (or to pipe audio in instead)."""
-    from serkit.errors import SerkitError
-
-    from serkit.errors import MissingExtraError
+    from serkit.errors import MissingExtraError, SerkitError
 
     try:
         import sounddevice
