@@ -647,3 +647,46 @@ def test_walk_files_accept_and_appledouble(tmp_path):
     c = scan(root)
     assert not any(Path(p).name.startswith("._") for p in list(c.table["path"]) + [sk.path for sk in c.skipped])
     assert files == sorted(files) and len(files) == len(set(files))
+
+
+@pytest.mark.parametrize("name", sorted(fx.GENERATORS))
+def test_scan_output_without_pandas_is_what_pandas_writes(scanned, trees, name):
+    """`corpus scan` builds its CSV and summary without pandas (the light install); the text must not change."""
+    for c in (scanned[name], scan(trees[name], check_audio=False)):
+        assert c.to_csv() == c.table.to_csv(index=False)
+        assert list(c.table.columns) == c.columns
+        t = c.table
+        assert c.summary()["hours"] == round(float(t["duration"].sum()) / 3600.0, 4)
+        assert c.summary()["per_gender"] == {str(k): int(v) for k, v in
+                                             sorted(t["gender"].fillna("unknown").value_counts().items())}
+        assert c.speakers == sorted(t["speaker"].dropna().unique().tolist())
+
+
+@pytest.mark.parametrize("make", [fx.make_manifest, fx.make_bad_corpus, fx.make_tess_misnamed, fx.make_crema_d])
+def test_scan_output_without_pandas_on_manifests_and_odd_trees(tmp_path, make):
+    """Manifests (missing speakers and genders), skipped files, recovered rows, optional demographics."""
+    kwargs = {"bad_rows": True} if make is fx.make_manifest else {"demographics": False} if make is fx.make_crema_d else {}
+    c = scan(make(tmp_path / "c", **kwargs))
+    assert c.to_csv() == c.table.to_csv(index=False)
+    assert c.speakers == sorted(c.table["speaker"].dropna().unique().tolist())
+
+
+def _pandas_summary(c) -> dict:
+    """Corpus.summary() as it was computed with pandas, before the scan path left pandas."""
+    from serkit.labels import ordered
+
+    t = c.table
+    emotions = t["emotion"].value_counts()
+    return {**c.summary(),
+            "files": int(len(t)), "speakers": int(t["speaker"].nunique()),
+            "hours": round(float(t["duration"].sum()) / 3600.0, 4),
+            "emotions": {k: int(emotions[k]) for k in ordered(emotions.index)},
+            "per_speaker": {str(k): int(v) for k, v in sorted(t["speaker"].value_counts().items())},
+            "per_gender": {str(k): int(v) for k, v in sorted(t["gender"].fillna("unknown").value_counts().items())}}
+
+
+@pytest.mark.parametrize("make", [fx.make_manifest, fx.make_bad_corpus, fx.make_tess_misnamed, fx.make_nemo,
+                                  fx.make_ravdess])
+def test_summary_without_pandas_is_what_pandas_computed(tmp_path, make):
+    c = scan(make(tmp_path / "c"))
+    assert json.dumps(c.summary()) == json.dumps(_pandas_summary(c))

@@ -1,7 +1,7 @@
 """The layer contract: apps -> pipelines -> bundle/models/features/corpora -> audio/errors/io.
 
 Walks every import statement in src/serkit (those inside functions too, where a cycle can hide),
-so the picture in README "Layout" stays true.
+so the picture in docs/development.md "Layout" stays true.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "serkit"
 # Lowest first. A module may import its own layer or a lower one, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"serkit.errors", "serkit.io", "serkit.version", "serkit.validation", "serkit.audio", "serkit.labels", "serkit.metrics", "serkit.parallel",
-              "serkit.onnx_runtime", "serkit.normalization"}),
+              "serkit.onnx_runtime", "serkit.normalization", "serkit.extras"}),
     ("domain", {"serkit.experiment", "serkit.corpora", "serkit.features", "serkit.models", "serkit.augment",
                 "serkit.segment", "serkit.bundle", "serkit.plots"}),
     ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports",
@@ -38,7 +38,7 @@ def layer_of(module: str) -> int:
         for p in prefixes:
             if (module == p or module.startswith(p + ".")) and len(p) > best:
                 best, level = len(p), i
-    assert level is not None, f"{module} is in no layer: add it to LAYERS (and to README Layout)"
+    assert level is not None, f"{module} is in no layer: add it to LAYERS (and to docs/development.md Layout)"
     return level
 
 

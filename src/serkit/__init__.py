@@ -13,11 +13,14 @@ def __getattr__(name: str):
         from serkit.inference import Predictor
 
         return Predictor
-    if name == "train":
-        from serkit.training import train
+    if name in ("train", "evaluate"):
+        from serkit.extras import require
 
-        return train
-    if name == "evaluate":
+        require("train", f"serkit.{name}")  # MissingExtraError (an ImportError) without the "train" extra
+        if name == "train":
+            from serkit.training import train
+
+            return train
         from serkit.evaluation import evaluate
 
         return evaluate

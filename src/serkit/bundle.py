@@ -179,8 +179,17 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
         raise BundleError(f"{path}: labels.json {labels} disagrees with config.json {list(cfg.labels)}")
     estimator = None
     if load_estimator:
-        estimator = cfg.spec.family.load(path, params=cfg.model_params, labels=list(cfg.labels),
-                                         input_shape=cfg.input_shape)
+        try:
+            estimator = cfg.spec.family.load(path, params=cfg.model_params, labels=list(cfg.labels),
+                                             input_shape=cfg.input_shape)
+        except ImportError as exc:  # the light install: no torch, no scikit-learn
+            from serkit.extras import missing_extra
+
+            missing = missing_extra(exc, f"{path}: the native {cfg.model.name} model")
+            if missing is None:
+                raise
+            raise type(missing)(missing.extra, missing.what, f"or run `serkit export {path}` on a machine that "
+                                "has it, and predict through the ONNX files") from None
     stats: dict = {}
     if cfg.normalize is Normalization.CORPUS:
         from serkit.normalization import load_stats

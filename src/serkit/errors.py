@@ -62,3 +62,31 @@ class DataError(SerkitError):
 
 class BundleError(SerkitError):
     """A model bundle that is missing, corrupt, or incompatible."""
+
+
+class MissingExtraError(SerkitError, ImportError):
+    """A feature whose optional dependencies (a pip extra) are not installed.
+
+    It is an ImportError, so code that already guards an import catches it, and a SerkitError, so the
+    command line shows it as one line. The message names what needed the extra and how to install it.
+
+    Args:
+        extra: The extra to install, e.g. ``train``.
+        what: What needed it, e.g. ``serkit train`` or ``serkit predict --scheduler``.
+        hint: An alternative that needs no install, appended after a semicolon.
+
+    Attributes:
+        extra: The extra's name.
+        what: What needed it.
+    """
+
+    def __init__(self, extra: str, what: str, hint: str = "") -> None:
+        self.extra = extra
+        self.what = what
+        self.hint = hint
+        message = f'{what} needs the "{extra}" extra: pip install "serkit[{extra}]"' + (f"; {hint}" if hint else "")
+        SerkitError.__init__(self, message)
+        self.msg = message
+
+    def __reduce__(self) -> tuple:  # rebuilt from its parts when it comes back from a worker process
+        return type(self), (self.extra, self.what, self.hint)

@@ -80,6 +80,9 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
         return _CLIENTS[key]
     import atexit
 
+    from serkit.extras import require
+
+    require("dask", "a Dask scheduler (--scheduler)")
     import dask
     from distributed import Client
 

@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from serkit.errors import ConfigError
 from serkit.io import atomic_write_text, write_folder_atomically
 
@@ -73,6 +71,8 @@ def bundle_metrics(result: "EvaluationResult", r: "ModelResult") -> dict[str, An
 def write_reports(result: "EvaluationResult", out: Path) -> None:
     """metrics.json, classification_report.csv, confusion_matrix.png, predictions.csv (per model in a sub-folder
     when several, plus model_selection.csv and the best model's reports at the top), swapped in as one folder."""
+    import pandas as pd
+
     check_report_folder(out)
 
     def fill(tmp: Path) -> None:
@@ -92,6 +92,8 @@ def write_reports(result: "EvaluationResult", out: Path) -> None:
 
 
 def _write_model_reports(result: "EvaluationResult", r: "ModelResult", out: Path) -> None:
+    import pandas as pd
+
     from serkit.metrics import confusion
     from serkit.plots import plot_confusion
 

@@ -1,3 +1,3 @@
-"""serkit's version: one place, importable from every layer."""
+"""serkit's version: one place (pyproject.toml reads it too), importable from every layer."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -2,7 +2,8 @@
 
 `serkit.cli.<command>` declares its options (`register`) and runs them (`cmd_*`); shared options live in
 `options`, printing in `output`. Errors that serkit raises on purpose become one line on stderr and exit
-code 2; nothing the user gave is left half-written (reports and bundles are written atomically).
+code 2; nothing the user gave is left half-written (reports and bundles are written atomically). A command
+or option whose extra is not installed is one such line too (`EXTRA_NEEDED`, `serkit.extras`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,38 @@ from collections.abc import Sequence
 from serkit.cli.options import FEATURE_SETS, Formatter
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "FEATURE_SETS", "build_parser", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXTRA_NEEDED", "FEATURE_SETS", "build_parser", "main"]
 
 # In the order `serkit --help` lists them.
 SUBCOMMANDS = ("corpus", "features", "evaluate", "train", "adapt", "models", "predict", "listen", "serve", "export",
                "plot")
+
+# What a command needs beyond the core install (`pip install serkit`): its pip extra (see serkit.extras).
+EXTRA_NEEDED = {"features extract": "train", "evaluate": "train", "train": "train", "export": "train", "plot": "train",
+                "serve": "serve"}
+# Options that need an extra whatever the command: (option's dest, value or None for any value) -> extra.
+OPTION_EXTRA_NEEDED = {("scheduler", None): "dask", ("backend", "native"): "train"}
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """`features extract` for `serkit features extract ...`: the command and its action, if it has one."""
+    action = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {action}" if action else args.command
+
+
+def check_extras(args: argparse.Namespace) -> None:
+    """Raise MissingExtraError when the command or one of its options needs an extra that is not installed."""
+    from serkit.extras import require
+
+    words = command_words(args)
+    extra = EXTRA_NEEDED.get(words) or EXTRA_NEEDED.get(args.command)
+    if extra:
+        require(extra, f"serkit {words}")
+    for (dest, value), extra in OPTION_EXTRA_NEEDED.items():
+        given = getattr(args, dest, None)
+        if given is not None and (value is None or given == value):
+            option = "--" + dest.replace("_", "-") + ("" if value is None else f" {value}")
+            require(extra, f"serkit {words} {option}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,9 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_extras(args)
         return args.handler(args)
     except SerkitError as exc:
         print(f"serkit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ImportError as exc:  # a module of an extra that is not installed, found only when used
+        from serkit.extras import missing_extra
+
+        missing = missing_extra(exc, f"serkit {command_words(args)}")
+        if missing is None:
+            raise
+        print(f"serkit: error: {missing}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # the reader went away (`serkit listen | head`): stop quietly
         import os

@@ -27,7 +27,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
     run = run_from(args)  # validates --workers and --scheduler before any work
     check_output(Path(args.output))  # before any work
-    predictor = Predictor.load(args.model, backend="native")
+    predictor = Predictor.load(args.model)  # ONNX where the bundle has it: no torch
     adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
     out = adapted.save_adapted(args.output)
     a = adapted.bundle.adaptation or {}

@@ -32,7 +32,7 @@ def cmd_corpus_scan(args: argparse.Namespace) -> int:
     if args.format == "json":
         emit(json.dumps(s, indent=2), args.output)
     elif args.format == "csv":
-        emit(corpus.table.to_csv(index=False), args.output)
+        emit(corpus.to_csv(), args.output)
     else:
         lines = [
             f"corpus    {s['corpus']}  ({s['root']})",

@@ -63,13 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- sources: (sample rate, iterator of mono float32 blocks) -----------------------------------------
 def import_sounddevice() -> Any:
     """sounddevice, or a one-line error saying what to install (or to pipe audio in instead)."""
-    from serkit.errors import SerkitError
+    from serkit.errors import MissingExtraError, SerkitError
 
     try:
         import sounddevice
     except ImportError:
-        raise SerkitError("the microphone needs the Python package sounddevice (pip install sounddevice); or pipe "
-                          f"audio in: {PIPE_HINT}") from None
+        raise MissingExtraError("live", "the microphone (serkit listen)",
+                                f"or pip install sounddevice; or pipe audio in: {PIPE_HINT}") from None
     except OSError:  # the package is there, the PortAudio library is not
         raise SerkitError("the microphone needs the PortAudio library, which is not installed: apt-get install "
                           "libportaudio2 (Debian, Ubuntu), dnf install portaudio (Fedora), brew install portaudio "

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from serkit import audio
 from serkit.errors import AudioError, CorpusError, UnknownNameError
 from serkit.io import walk_files
 from serkit.labels import normalise_label, ordered
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Columns every table has, in this order; readers may add their own after them.
 # `recovered`: speaker and emotion came from the folders, the file name breaks the scheme.
@@ -36,35 +43,98 @@ class Recovered:
 
 @dataclass
 class Corpus:
-    """A scanned corpus: one row per usable file, plus what was skipped and why, and what was recovered."""
+    """A scanned corpus: one row per usable file, plus what was skipped and why, and what was recovered.
+
+    Scanning needs no pandas: `rows`, `summary()` and `to_csv()` are plain Python. `table`, the pandas
+    view that training and evaluation consume, is built on first use.
+
+    Attributes:
+        name: The corpus reader's name (`ravdess`, `manifest`, ...).
+        root: The folder (or manifest) that was scanned.
+        rows: One dict per usable file, in the order the reader produced them.
+        skipped: Audio-named entries that were left out, with the reason.
+        recovered: Files whose speaker and emotion came from their folders.
+    """
 
     name: str
     root: str
-    table: pd.DataFrame
+    rows: list[dict[str, Any]]
     skipped: list[Skipped] = field(default_factory=list)
     recovered: list[Recovered] = field(default_factory=list)
 
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The rows as a DataFrame: COLUMNS first, then the reader's own columns, sorted by path."""
+        return make_table(self.rows)
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """Column names of `table`, without building it."""
+        extra: dict[str, None] = {}
+        for row in self.rows:
+            extra.update((k, None) for k in row if k not in COLUMNS)
+        return list(COLUMNS) + list(extra)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`."""
+        out = [{c: row.get(c) for c in self.columns} for row in sorted(self.rows, key=lambda r: r["path"])]
+        for r in out:
+            r["recovered"] = not _missing(r["recovered"]) and bool(r["recovered"])
+        return out
+
     @property
     def speakers(self) -> list[str]:
-        return sorted(self.table["speaker"].dropna().unique().tolist())
+        return sorted({str(s) for s in (r.get("speaker") for r in self.rows) if not _missing(s)})
 
     def summary(self) -> dict:
-        t = self.table
-        emotions = t["emotion"].value_counts()
+        """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each)."""
+        emotions = Counter(str(e) for e in (r.get("emotion") for r in self.rows) if not _missing(e))
+        speakers = Counter(s for s in (r.get("speaker") for r in self.rows) if not _missing(s))
+        genders = Counter("unknown" if _missing(g) else g for g in (r.get("gender") for r in self.rows))
+        durations = [r.get("duration") for r in self.rows]
+        # numpy's pairwise sum with missing values as 0, as pandas' Series.sum computes it
+        import numpy as np
+
+        seconds = np.array([np.nan if d is None else d for d in durations], dtype=float)
+        total = float(np.where(np.isnan(seconds), 0.0, seconds).sum()) if len(seconds) else 0.0
         return {
             "corpus": self.name,
             "root": self.root,
-            "files": int(len(t)),
-            "speakers": int(t["speaker"].nunique()),
-            "hours": round(float(t["duration"].sum()) / 3600.0, 4),
-            "emotions": {k: int(emotions[k]) for k in ordered(emotions.index)},
-            "per_speaker": {str(k): int(v) for k, v in sorted(t["speaker"].value_counts().items())},
-            "per_gender": {str(k): int(v) for k, v in sorted(t["gender"].fillna("unknown").value_counts().items())},
+            "files": len(self.rows),
+            "speakers": len(speakers),
+            "hours": round(total / 3600.0, 4),
+            "emotions": {k: emotions[k] for k in ordered(emotions)},
+            "per_speaker": {str(k): v for k, v in sorted(speakers.items())},
+            "per_gender": {str(k): v for k, v in sorted(genders.items())},
             "recovered": len(self.recovered),
             "recovered_examples": [{"path": r.path, "taken": r.taken} for r in self.recovered[:10]],
             "skipped": len(self.skipped),
             "skipped_examples": [{"path": s.path, "reason": s.reason} for s in self.skipped[:10]],
         }
+
+    def to_csv(self) -> str:
+        """One line per file, the same text as `table.to_csv(index=False)` but without pandas."""
+        records = self.records()
+        formats = {c: _csv_format([r[c] for r in records]) for c in self.columns}
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        for r in records:
+            writer.writerow(["" if _missing(r[c]) else formats[c](r[c]) for c in self.columns])
+        return out.getvalue()
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _csv_format(values: list[object]):
+    """How pandas writes one column: a numeric column with a float or a gap is float, the rest as str()."""
+    present = [v for v in values if not _missing(v)]
+    numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    if numeric and (len(present) < len(values) or any(isinstance(v, float) for v in present)):
+        return lambda v: repr(float(v))
+    return str
 
 
 class CorpusReader(ABC):
@@ -177,7 +247,7 @@ class CorpusReader(ABC):
                 recovered.append(Recovered(str(path), taken))
             rows.append(row)
         skipped.sort(key=lambda s: s.path)
-        return Corpus(self.name, str(root), make_table(rows), skipped, recovered)
+        return Corpus(self.name, str(root), rows, skipped, recovered)
 
 
 def header_duration(path: Path) -> tuple[float, str | None]:
@@ -194,6 +264,9 @@ def header_duration(path: Path) -> tuple[float, str | None]:
 
 
 def make_table(rows: Iterable[dict]) -> pd.DataFrame:
+    """Rows as a DataFrame: COLUMNS first (present even when empty), then the rest, sorted by path."""
+    import pandas as pd
+
     table = pd.DataFrame(list(rows))
     for col in COLUMNS:
         if col not in table.columns:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from serkit.corpora.base import Corpus, Skipped, header_duration, make_table
+from serkit.corpora.base import Corpus, Skipped, header_duration
 from serkit.errors import CorpusError, UnknownNameError
 from serkit.labels import normalise_label
 
@@ -52,4 +52,4 @@ def _read(path: Path, *, name: str, check_audio: bool) -> Corpus:
                 "emotion": emotion,
                 "duration": duration,
             })
-    return Corpus(name, str(path), make_table(rows), skipped)
+    return Corpus(name, str(path), rows, skipped)

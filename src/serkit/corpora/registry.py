@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from serkit.corpora.base import Corpus, CorpusReader, list_audio_files
 from serkit.corpora.manifest import read_manifest
 from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Nemo, Ravdess, Savee, Tess, Urdu
 from serkit.errors import CorpusError, DataError, UnknownNameError
 from serkit.labels import resolve_label_set
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 READERS: dict[str, Callable[[], CorpusReader]] = {
     "ravdess": Ravdess,
@@ -103,6 +105,8 @@ def parse_data_spec(spec: str) -> tuple[str | None, str]:
 def load_dataset(
     specs: Sequence[str], *, labels: str = "union", check_audio: bool = True
 ) -> Dataset:
+    import pandas as pd
+
     if not specs:
         raise DataError("no data given; pass --data PATH or --data NAME=PATH")
     corpora = [scan(path, corpus=name, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]

@@ -86,6 +86,8 @@ class FeatureExtractor(ABC):
     name: ClassVar[str]
     kind: ClassVar[FeatureKind]
     config_class: ClassVar[type[FeatureConfig]] = FeatureConfig
+    # The folder of the ONNX files this extractor runs from (set by `use_onnx`), so workers can do the same.
+    onnx_folder: str | None = None
 
     def __init__(self, config: FeatureConfig | None = None, **overrides: Any) -> None:
         base = config if config is not None else self.config_class()

@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from serkit.audio import SAMPLE_RATE
-from serkit.errors import SerkitError
+from serkit.errors import MissingExtraError
 from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
 
 
@@ -17,8 +17,8 @@ from serkit.features.base import FeatureConfig, FeatureExtractor, FeatureKind
 def _smile(feature_set: str):  # one openSMILE instance per process: building it is slow
     try:
         import opensmile
-    except ImportError as exc:  # pragma: no cover - opensmile is a hard dependency
-        raise SerkitError("the egemaps features need openSMILE: pip install opensmile") from exc
+    except ImportError:
+        raise MissingExtraError("opensmile", f"the openSMILE feature set {feature_set}") from None
     return opensmile.Smile(
         feature_set=getattr(opensmile.FeatureSet, feature_set),
         feature_level=opensmile.FeatureLevel.Functionals,

@@ -68,13 +68,18 @@ class ExtractionResult:
 
 
 @lru_cache(maxsize=16)
-def _extractor(name: str, config_items: tuple) -> FeatureExtractor:
-    return get_extractor(name, dict(config_items))
+def _extractor(name: str, config_items: tuple, onnx_folder: str | None = None) -> FeatureExtractor:
+    ex = get_extractor(name, dict(config_items))
+    if onnx_folder is not None:
+        ex.use_onnx(onnx_folder)  # as in the caller's process: no torch on the worker either
+    return ex
 
 
-def _spec(ex: FeatureExtractor) -> tuple[str, tuple]:
-    """A hashable (name, config) that worker processes rebuild the extractor from (lists become tuples)."""
-    return ex.name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ex.config_dict().items()))
+def _spec(ex: FeatureExtractor) -> tuple[str, tuple, str | None]:
+    """A hashable (name, config, ONNX folder) that worker processes rebuild the extractor from (lists become
+    tuples); the folder is set when the caller's extractor runs from exported ONNX files."""
+    config = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ex.config_dict().items()))
+    return ex.name, config, ex.onnx_folder
 
 
 def _compute_with(path: str, variant: Variant | None, extractors: Sequence[FeatureExtractor]) -> dict[str, np.ndarray]:
@@ -98,10 +103,11 @@ def _compute_with(path: str, variant: Variant | None, extractors: Sequence[Featu
     return out
 
 
-def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple]]) -> list[tuple[int, Any]]:
+def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple, str | None]]
+          ) -> list[tuple[int, Any]]:
     """One batch on a worker: extractors rebuilt from their specs once per process (cached), then reused."""
     limit_threads()
-    return _work_with(batch, [_extractor(name, cfg) for name, cfg in specs])
+    return _work_with(batch, [_extractor(*spec) for spec in specs])
 
 
 def _work_with(batch: list[tuple[int, str, Variant | None]], extractors: Sequence[FeatureExtractor]

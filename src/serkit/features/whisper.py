@@ -104,6 +104,7 @@ class WhisperEncoderFeatures(FeatureExtractor):
             raise BundleError(f"{f}: the encoder file returns {got} states but this model reads {want}; "
                               f"run `serkit export {Path(folder)}` again")
         self._onnx = session
+        self.onnx_folder = str(Path(folder).resolve())
         return True
 
     def export_onnx(self, folder) -> list[str]:

@@ -18,6 +18,9 @@ __all__ = ["ServerSettings", "create_app", "run"]
 def __getattr__(name: str) -> Any:
     """Imported on first use, so ``serkit.server.settings`` (the CLI's option types) needs no FastAPI."""
     if name in {"create_app", "run"}:
+        from serkit.extras import require
+
+        require("serve", f"serkit.server.{name}")
         from serkit.server import app
 
         return getattr(app, name)
