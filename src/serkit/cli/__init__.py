@@ -38,6 +38,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_names(parser: argparse.ArgumentParser, command: str | None = None) -> dict[str, str]:
+    """Python parameter name -> CLI flag, read from the parser itself: the command's own options first, then
+    any other command's (a message may point to an option of another command, e.g. train's --normalize)."""
+    commands = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands = dict(action.choices)
+    order = [commands[command]] if command in commands else []
+    order += [p for name, p in commands.items() if name != command]
+    out: dict[str, str] = {}
+    for p in order:
+        for action in p._actions:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            if long and action.dest not in out and action.dest != "help":
+                out[action.dest] = long[0]
+    return out
+
+
+def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | None = None) -> str:
+    """A library error's message with its parameters (`SerkitError.params`, spelled as in Python) respelled as
+    this CLI's flags: `normalize='corpus'` -> `--normalize corpus`, `min_confidence` -> `--min-confidence`."""
+    import re
+
+    text = str(exc)
+    params = getattr(exc, "params", ())
+    if not params:
+        return text
+    flags = flag_names(parser, command)
+    for name in params:
+        flag = flags.get(name)
+        if flag is None:
+            continue
+        pattern = re.compile(rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-])")
+        text = pattern.sub(lambda m, f=flag: f if m.group(1) is None else f"{f} {m.group(1).strip(chr(39) + chr(34))}",
+                           text)
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from serkit.errors import SerkitError
 
@@ -46,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except SerkitError as exc:
-        print(f"serkit: error: {exc}", file=sys.stderr)
+        print(f"serkit: error: {as_flags(exc, parser, args.command)}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # the reader went away (`serkit listen | head`): stop quietly
         import os
