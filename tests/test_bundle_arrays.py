@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-
 from fixtures import real_ravdess_files, write_manifest
+
 from serkit.cli import main
 from serkit.evaluation import evaluation_config
 
@@ -60,11 +60,11 @@ def _cases(model: Path) -> dict[str, tuple[dict, str]]:
     nan = mean.copy()
     nan[3] = np.nan
     return {
-        "string": ({"adapted_mean": np.array(["x"] * len(mean))}, "array 'adapted_mean' has dtype <U1; expected "
-                                                                  "floating-point values"),
+        "string": ({"adapted_mean": np.array(["x"] * len(mean))},
+                   "array 'adapted_mean' has dtype <U1; expected floating-point values"),
         "nan": ({"adapted_mean": nan}, "array 'adapted_mean' holds NaN or infinite values"),
-        "shape": ({"adapted_mean": mean[:-1]}, f"array 'adapted_mean' has shape ({len(mean) - 1},); expected "
-                                               f"({len(mean)},)"),
+        "shape": ({"adapted_mean": mean[:-1]},
+                  f"array 'adapted_mean' has shape ({len(mean) - 1},); expected ({len(mean)},)"),
         "zero std": ({"pooled_std": np.zeros_like(mean)}, "array 'pooled_std' holds values at or below 0"),
         "string count": ({"pooled_n": np.asarray("12")}, "array 'pooled_n' has dtype <U2; expected integer values"),
     }

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fixtures import real_ravdess_files, real_savee_files, write_manifest
+
 from serkit import normalization as nz
 from serkit.cli import main
 from serkit.errors import DataError, SerkitError

@@ -37,7 +37,7 @@ class WorkerSpec:
             memory, so they are sent rather than read from the bundle).
     """
 
-    build: Callable[["WorkerSpec"], Any]
+    build: Callable[[WorkerSpec], Any]
     path: str
     backend: str
     min_confidence: float
@@ -99,6 +99,7 @@ def run_predictions(predictor: BatchPredictor[R], files: list[str], *, spec: Cal
     batches = [list(range(k, min(k + size, len(files)))) for k in range(0, len(files), size)]
     payloads = [[files[i] for i in b] for b in batches]
     fn: Callable[..., list[R]]
+    args: tuple[Any, ...]
     if isinstance(pool, InlineExecutor):
         fn, args = _in_process(predictor), (segment,)
     else:

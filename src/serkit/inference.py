@@ -21,6 +21,7 @@ from serkit.normalization import MIN_SPEAKER_FILES
 if TYPE_CHECKING:
     from serkit.batching import WorkerSpec
     from serkit.normalization import Normalizer
+    from serkit.onnx_runtime import OnnxClassifier
 
 __all__ = ["LONG_AUDIO_SECONDS", "MIN_SPEAKER_FILES", "Backend", "Prediction", "Predictor", "Segment", "Timeline",
            "default_model_path", "expand_paths"]
@@ -136,13 +137,13 @@ class Predictor:
         self.min_confidence = min_confidence
         self.transductive = transductive
         self.extractors = bundle.config.experiment.extractors()
-        self._onnx = None
+        self._onnx: OnnxClassifier | None = None
         if bundle.estimator is None:
             self._load_onnx()  # loaded without native weights: the exported files are the model
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
-             backend: str | Backend = Backend.AUTO) -> "Predictor":
+             backend: str | Backend = Backend.AUTO) -> Predictor:
         """A Predictor for the bundle at `path` (default: the shipped model); `backend` picks the runtime."""
         from serkit.bundle import ONNX_MANIFEST
 
@@ -171,7 +172,7 @@ class Predictor:
             ex.use_onnx(folder)
 
     @property
-    def normalizer(self) -> "Normalizer":
+    def normalizer(self) -> Normalizer:
         """The normalisation this Predictor applies (the bundle's scheme, with its or the adapted statistics)."""
         return self.bundle.normalizer
 
@@ -196,15 +197,15 @@ class Predictor:
         }
 
     # -- new Predictors from this one ----------------------------------------------------------------
-    def _derived(self, bundle: LoadedBundle, *, transductive: bool) -> "Predictor":
+    def _derived(self, bundle: LoadedBundle, *, transductive: bool) -> Predictor:
         """A new Predictor on `bundle` sharing this one's loaded extractors and model (nothing is reloaded)."""
         new = copy.copy(self)
         new.bundle = bundle
         new.transductive = transductive
         return new
 
-    def with_normalizer(self, normalizer: "Normalizer", *, adaptation: dict | None = None,
-                        transductive: bool = False) -> "Predictor":
+    def with_normalizer(self, normalizer: Normalizer, *, adaptation: dict | None = None,
+                        transductive: bool = False) -> Predictor:
         """The same model with other normalisation statistics (e.g. adapted ones computed elsewhere).
 
         Args:
@@ -225,7 +226,7 @@ class Predictor:
         return self._derived(bundle, transductive=transductive)
 
     def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None,
-              executor: Any = None, transductive: bool = False) -> "Predictor":
+              executor: Any = None, transductive: bool = False) -> Predictor:
         """A Predictor for the domain of these recordings: the same model, with every input z-scored by the
         feature statistics of these unlabelled files (no label, name or folder layout is read).
 
@@ -399,7 +400,7 @@ class Predictor:
         return [out[i] for i in range(len(files))]
 
     # -- worker processes ------------------------------------------------------------------------
-    def worker_spec(self) -> "WorkerSpec":
+    def worker_spec(self) -> WorkerSpec:
         """What a worker process rebuilds this Predictor from (`from_worker_spec`): the bundle by path, plus the
         normalisation statistics this one applies (which `adapt` may have replaced in memory)."""
         from serkit.batching import WorkerSpec
@@ -409,7 +410,7 @@ class Predictor:
                           float(self.min_confidence), statistics_spec(self.normalizer))
 
     @classmethod
-    def from_worker_spec(cls, spec: "WorkerSpec") -> "Predictor":
+    def from_worker_spec(cls, spec: WorkerSpec) -> Predictor:
         """The Predictor a `worker_spec` describes."""
         from serkit.normalization import from_spec
 

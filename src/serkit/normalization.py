@@ -21,7 +21,7 @@ import io
 from collections.abc import Hashable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -54,9 +54,9 @@ class Stats:
     n: int
 
     @classmethod
-    def of(cls, X: np.ndarray) -> "Stats":
+    def of(cls, X: np.ndarray) -> Stats:
         X = np.asarray(X, dtype=np.float64)
-        return cls(X.mean(axis=0), X.std(axis=0) + EPS, int(len(X)))
+        return cls(X.mean(axis=0), X.std(axis=0) + EPS, len(X))
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         return ((np.asarray(X, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
@@ -66,7 +66,7 @@ class Stats:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, Any], prefix: str, *, where: str = "<statistics>",
-                    dim: int | None = None) -> "Stats":
+                    dim: int | None = None) -> Stats:
         """Checked statistics: BundleError naming the file, the array and the problem (dtype, shape, values)."""
         shape = None if dim is None else (dim,)
         mean = check_array(arrays[f"{prefix}_mean"], where=where, name=f"{prefix}_mean", kind="f", shape=shape)
@@ -76,12 +76,13 @@ class Stats:
         return cls(mean, std, int(n))
 
 
-def by_group(X: np.ndarray, groups: Sequence[Hashable]) -> dict[Hashable, Stats]:
+def by_group(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray) -> dict[Hashable, Stats]:
     g = np.asarray(groups, dtype=object)
     return {k: Stats.of(X[g == k]) for k in dict.fromkeys(g.tolist())}
 
 
-def apply_groups(X: np.ndarray, groups: Sequence[Hashable], stats: Mapping[Hashable, Stats]) -> np.ndarray:
+def apply_groups(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, stats: Mapping[Hashable, Stats]
+                 ) -> np.ndarray:
     """Each row z-scored with its group's statistics."""
     g = np.asarray(groups, dtype=object)
     out = np.empty(X.shape, dtype=np.float32)
@@ -91,7 +92,7 @@ def apply_groups(X: np.ndarray, groups: Sequence[Hashable], stats: Mapping[Hasha
     return out
 
 
-def normalise_training(X: np.ndarray, groups: Sequence[Hashable], n_originals: int
+def normalise_training(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, n_originals: int
                        ) -> tuple[np.ndarray, dict[Hashable, Stats]]:
     """Training rows z-scored per group (corpus or speaker) with statistics of the first `n_originals` rows
     (the original files; augmented copies after them are normalised, never counted)."""
@@ -159,8 +160,8 @@ class Normalizer:
 
     # -- training and evaluation ------------------------------------------------------------------
     @classmethod
-    def fit(cls: type[N], X: np.ndarray, *, speakers: np.ndarray, domains: np.ndarray, n_originals: int
-            ) -> tuple[np.ndarray, N]:
+    def fit(cls, X: np.ndarray, *, speakers: np.ndarray, domains: np.ndarray, n_originals: int
+            ) -> tuple[np.ndarray, Self]:
         """The training rows normalised, and the fitted scheme.
 
         Args:
@@ -238,7 +239,7 @@ class Normalizer:
             raise SerkitError(f"{prefix}this model was trained with normalize={self.kind!r}; only a model trained "
                               f"with normalize={adaptable_normalization()} can be adapted", params=("normalize",))
 
-    def adapt(self: N, X: np.ndarray) -> N:
+    def adapt(self, X: np.ndarray) -> Self:
         """A copy that normalises every input with the statistics of X (unlabelled rows of the target domain).
 
         Raises:
@@ -259,7 +260,7 @@ class Normalizer:
         return save_stats(self.statistics()) if self.saves_statistics else None
 
     @classmethod
-    def load(cls: type[N], source: str | Path | io.BytesIO | None, *, dim: int, where: str | Path = STATS_FILE) -> N:
+    def load(cls, source: str | Path | io.BytesIO | None, *, dim: int, where: str | Path = STATS_FILE) -> Self:
         """The prediction-time scheme from a bundle's normalization.npz (or its bytes).
 
         Args:

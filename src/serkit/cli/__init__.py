@@ -71,8 +71,12 @@ def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | Non
         if flag is None:
             continue
         pattern = re.compile(rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-])")
-        text = pattern.sub(lambda m, f=flag: f if m.group(1) is None else f"{f} {m.group(1).strip(chr(39) + chr(34))}",
-                           text)
+
+        def respell(m: re.Match[str], flag: str = flag) -> str:
+            value = m.group(1)
+            return flag if value is None else f"{flag} {value.strip(chr(39) + chr(34))}"
+
+        text = pattern.sub(respell, text)
     return text
 
 
