@@ -92,7 +92,7 @@ def check_output(out: Path) -> None:
     """Refuse, before any work, to write a bundle over something that is not a bundle."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder; choose another --output")
+        raise BundleError(f"{out}: exists and is not a folder; choose another output", params=("output",))
     if out.exists() and any(out.iterdir()) and not is_bundle(out):
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
 

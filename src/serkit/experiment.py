@@ -220,7 +220,7 @@ class ExperimentConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name} must be a whole number, got {value!r}", params=(name,))
         if not self.data:
-            raise ConfigError("no data given; pass data: a corpus PATH or NAME=PATH", params=("data",))
+            raise ConfigError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
         check_range("folds", self.folds, 2, 1000)
         check_range("seed", self.seed, 0, 2**32 - 1)
         check_range("augment_copies", self.augment_copies, 0, 100)
