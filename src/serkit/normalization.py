@@ -134,10 +134,7 @@ def load_stats(path: str | Path | io.BytesIO, names: Sequence[str], *, dim: int 
 
 
 # -- the schemes ---------------------------------------------------------------------------------------
-N = TypeVar("N", bound="Normalizer")
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class Normalizer:
     """The interface every normalisation scheme implements; an instance holds what prediction applies.
 
@@ -307,7 +304,7 @@ def adaptable_normalization() -> str:
 
 
 @register
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class NoNormalization(Normalizer):
     """Features reach the model as extracted."""
 
@@ -316,7 +313,7 @@ class NoNormalization(Normalizer):
 
 
 @register
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class CorpusNormalization(Normalizer):
     """Each training corpus z-scored with its own statistics. A new domain uses adaptation statistics (from its
     unlabelled recordings) when given, else the pooled training statistics, so a single file still works."""
@@ -345,7 +342,7 @@ class CorpusNormalization(Normalizer):
 
 
 @register
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class SpeakerNormalization(Normalizer):
     """Each speaker z-scored with that speaker's own files (transductive): prediction needs a batch of at least
     MIN_SPEAKER_FILES recordings of one speaker, so it cannot stream, resume, or be adapted."""
