@@ -76,7 +76,8 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
     elif protocol is Protocol.CORPUS:
         return _corpus_folds(table)
     else:
-        raise ConfigError("the cross protocol has no folds; it trains on --data and tests on --test-data")
+        raise ConfigError("the cross protocol has no folds; it trains on data and tests on test_data",
+                          params=("data", "test_data"))
     return [Fold(i, np.asarray(tr), np.asarray(te)) for i, (tr, te) in enumerate(splits)], scheme
 
 
