@@ -98,10 +98,16 @@ class HalfScale(nz.Normalizer):
         return (np.asarray(X) / (2 * st.std)).astype(np.float32)
 
 
-def test_a_new_scheme_is_one_class(monkeypatch):
+@pytest.fixture
+def half_scale():
+    nz.register(HalfScale)  # what @nz.register above the class does for a real scheme
+    yield HalfScale
+    nz.unregister(HalfScale.kind)
+
+
+def test_a_new_scheme_is_one_class(half_scale):
     from serkit.inference import Predictor
 
-    monkeypatch.setitem(nz._SCHEMES, HalfScale.kind, HalfScale)  # what @nz.register does, undone after the test
     plain = Predictor.load()
     dim = plain.config.input_size
     rng = np.random.default_rng(0)

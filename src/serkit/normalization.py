@@ -289,6 +289,11 @@ def register(cls: S) -> S:
     return cls
 
 
+def unregister(kind: str) -> None:
+    """Remove a scheme `register` added (a plug-in's, or a test's throwaway one)."""
+    _SCHEMES.pop(kind, None)
+
+
 def scheme(kind: Normalization | str) -> type[Normalizer]:
     """The class of a scheme by name; UnknownNameError listing the valid ones."""
     name = kind.value if isinstance(kind, Enum) else str(kind)
