@@ -68,8 +68,10 @@ def test_evaluate_corpus_protocol_reports_each_held_out_corpus(two_corpora, tmp_
 
 
 def test_adaptation_in_evaluation_is_labelled_and_needs_corpus_normalisation(two_corpora):
-    with pytest.raises(SerkitError, match="--adapt-files needs --normalize corpus"):
+    # The library names its parameters as Python spells them; the CLI respells them as its flags.
+    with pytest.raises(SerkitError, match="adapt_files needs normalize='corpus'") as exc:
         evaluation_config(data=[str(p) for p in two_corpora], protocol="corpus", adapt_files=10, **FAST)
+    assert exc.value.params == ("adapt_files", "normalize") and isinstance(exc.value, ValueError)
     cfg, run = evaluation_config(data=[str(p) for p in two_corpora], protocol="corpus", normalize="corpus",
                                  adapt_files=10, **FAST)
     r = evaluate(cfg, run=run)

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("domain", {"serkit.experiment", "serkit.corpora", "serkit.features", "serkit.models", "serkit.augment",
                 "serkit.segment", "serkit.bundle", "serkit.plots"}),
     ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports",
-                   "serkit.streaming"}),
+                   "serkit.streaming", "serkit.batching"}),
     ("apps", {"serkit.cli", "serkit.server", "serkit"}),
 ]
 

@@ -159,18 +159,39 @@ def test_no_speech_gives_the_same_error_as_predict(predictor, tmp_path) -> None:
     assert summary_message(summary)["segments"] == [] and summary_message(summary)["type"] == "summary"
 
 
-@pytest.mark.parametrize(("options", "message"), [
+STREAM_OPTION_ERRORS = [
     ({"hop": 0}, "--hop must be a number from 0.1 to 5, got 0"),
     ({"window": 60.0}, "--window must be a number from 0.5 to 30, got 60.0"),
     ({"hop": 2.0, "window": 1.0}, "--window (1 s) must be at least --hop (2 s)"),
     ({"smooth": 0}, "--smooth must be an integer from 1 to 100, got 0"),
     ({"smooth": 1.5}, "--smooth must be an integer from 1 to 100, got 1.5"),
     ({"sample_rate": 1000}, "--sample-rate must be an integer from 4000 to 384000, got 1000"),
-])
+]
+
+
+def _python_spelling(message: str) -> str:
+    """The library names parameters as Python does (`sample_rate`); the CLI respells them as flags."""
+    for flag in ("--sample-rate", "--hop", "--window", "--smooth"):
+        message = message.replace(flag, flag[2:].replace("-", "_"))
+    return message
+
+
+@pytest.mark.parametrize(("options", "message"), STREAM_OPTION_ERRORS)
 def test_stream_options_are_range_checked(predictor, options, message) -> None:
     with pytest.raises(SerkitError) as exc:
         StreamingPredictor(predictor, **options)
-    assert message in str(exc.value)
+    assert _python_spelling(message) in str(exc.value) and isinstance(exc.value, ValueError)
+    assert set(exc.value.params) == set(options)
+
+
+@pytest.mark.parametrize(("options", "message"), [c for c in STREAM_OPTION_ERRORS if c[0] != {"smooth": 1.5}])
+def test_listen_options_are_range_checked_in_the_cli_spelling(options, message, capsys) -> None:
+    argv = ["listen", "-", "--format", "jsonl"]
+    for name, value in options.items():
+        argv += ["--" + name.replace("_", "-"), str(value)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serkit: error: ") and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_samples_and_use_after_close(predictor) -> None:

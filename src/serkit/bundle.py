@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from serkit.errors import BundleError, ConfigError
+from serkit.errors import BundleError, ConfigError, SerkitError
 from serkit.experiment import Component, ExperimentConfig, Normalization
 from serkit.io import atomic_write_text, file_sha256, write_folder_atomically
+from serkit.normalization import STATS_FILE, Normalizer
 
 FORMAT = 2
-STATS_FILE = "normalization.npz"
 ADAPTATION_FILE = "adaptation.json"
 ONNX_MANIFEST = "onnx.json"
 
@@ -54,6 +54,18 @@ class BundleConfig:
         return self.experiment.normalize
 
     @property
+    def normalizer(self) -> type[Normalizer]:
+        return self.experiment.normalizer
+
+    @property
+    def input_size(self) -> int:
+        """How many numbers one input row holds (the product of `input_shape`)."""
+        size = 1
+        for n in self.input_shape:
+            size *= n
+        return size
+
+    @property
     def spec(self):
         from serkit.models import get_model_spec
 
@@ -80,7 +92,7 @@ def check_output(out: Path) -> None:
     """Refuse, before any work, to write a bundle over something that is not a bundle."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder; choose another --output")
+        raise BundleError(f"{out}: exists and is not a folder; choose another output", params=("output",))
     if out.exists() and any(out.iterdir()) and not is_bundle(out):
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
 
@@ -105,15 +117,15 @@ def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict |
     return write_folder_atomically(out, fill)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LoadedBundle:
     path: Path
     config: BundleConfig
     estimator: Any
     metrics: dict
     card: str
-    stats: dict = dataclasses.field(default_factory=dict)  # name -> normalization.Stats ("pooled", "adapted")
-    adaptation: dict | None = None
+    normalizer: Normalizer  # the prediction-time normalisation, with its statistics (pooled, adapted)
+    adaptation: dict | None = None  # what the statistics were adapted on (adaptation.json)
 
 
 def _read_json(path: Path) -> Any:
@@ -190,24 +202,51 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
                 raise
             raise type(missing)(missing.extra, missing.what, f"or run `serkit export {path}` on a machine that "
                                 "has it, and predict through the ONNX files") from None
-    stats: dict = {}
-    if cfg.normalize is Normalization.CORPUS:
-        from serkit.normalization import load_stats
-
-        if not (path / STATS_FILE).is_file():
-            raise BundleError(f"{path}: {STATS_FILE} missing (the model normalises per corpus)")
-        dim = 1
-        for n in cfg.input_shape:
-            dim *= n
-        stats = load_stats(path / STATS_FILE, ["pooled", "adapted"], dim=dim)
-        if "pooled" not in stats:
-            raise BundleError(f"{path / STATS_FILE}: no pooled training statistics")
+    stats_file = path / STATS_FILE
+    normalizer = cfg.normalizer.load(stats_file if stats_file.is_file() else None, dim=cfg.input_size, where=path)
     adaptation = _read_json(path / ADAPTATION_FILE) if (path / ADAPTATION_FILE).exists() else None
-    if adaptation is not None and "adapted" not in stats:
+    if adaptation is not None and normalizer.adapted is None:
         raise BundleError(f"{path}: {ADAPTATION_FILE} present but {STATS_FILE} holds no adaptation statistics")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
     card = (path / "card.md").read_text(errors="replace") if (path / "card.md").is_file() else ""
-    return LoadedBundle(path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, stats, adaptation)
+    return LoadedBundle(path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, normalizer,
+                        adaptation)
+
+
+def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path:
+    """Write an adapted bundle as a new folder: the original's files, with the adapted normalisation statistics,
+    adaptation.json and the card (see `reports.bundle_card`) replaced. Atomic, like `save_bundle`.
+
+    Args:
+        bundle: The adapted bundle (in memory: `Predictor.adapt` made its statistics), whose folder is the original.
+        output: The new bundle folder.
+        card: card.md's text.
+
+    Raises:
+        SerkitError: the bundle is not adapted, or output is the original's folder.
+        BundleError: output exists and is not a bundle.
+    """
+    import shutil
+
+    stats = bundle.normalizer.to_bytes()
+    if bundle.adaptation is None or stats is None:
+        raise SerkitError("this model is not adapted; call adapt(paths) first")
+    out = Path(output)
+    if out.resolve() == bundle.path.resolve():
+        raise SerkitError(f"{out}: is the model being adapted; choose a new output", params=("output",))
+    check_output(out)
+    src = bundle.path
+
+    def fill(tmp: Path) -> None:
+        for f in src.iterdir():
+            if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or f.name.startswith("."):
+                continue
+            (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
+        (tmp / STATS_FILE).write_bytes(stats)
+        atomic_write_text(tmp / ADAPTATION_FILE, json.dumps(bundle.adaptation, indent=2))
+        atomic_write_text(tmp / "card.md", card)
+
+    return write_folder_atomically(out, fill)
 
 
 # -- ONNX files: recorded with what they were exported from, refused when they do not match --------------

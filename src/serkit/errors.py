@@ -8,7 +8,20 @@ from pathlib import Path
 
 
 class SerkitError(Exception):
-    """Base of every error serkit raises on purpose (bad input, bad config)."""
+    """Base of every error serkit raises on purpose (bad input, bad config).
+
+    The message names parameters the way the Python API spells them (`min_confidence`,
+    `normalize='corpus'`); `params` lists those names, so an app can respell them in its own terms
+    (the CLI writes `--min-confidence`, `--normalize corpus`) without the library knowing its flags.
+
+    Args:
+        message: One line saying what is wrong, with the value received and what is valid.
+        params: The parameter names the message mentions, as the Python API spells them.
+    """
+
+    def __init__(self, *args: object, params: Iterable[str] = ()) -> None:
+        super().__init__(*args)
+        self.params: tuple[str, ...] = tuple(params)
 
 
 class AudioProblem(str, Enum):
@@ -42,8 +55,8 @@ class CorpusError(SerkitError):
     """A corpus folder or manifest that cannot be read."""
 
 
-class ConfigError(SerkitError):
-    """An option value that is not allowed."""
+class ConfigError(SerkitError, ValueError):
+    """An option value that is not allowed (a ValueError too, the scikit-learn convention)."""
 
 
 class UnknownNameError(ConfigError):
@@ -56,8 +69,8 @@ class UnknownNameError(ConfigError):
         super().__init__(f"unknown {kind} {value!r}; valid choices: {', '.join(self.choices)}")
 
 
-class DataError(SerkitError):
-    """Data that cannot support the requested training or evaluation."""
+class DataError(SerkitError, ValueError):
+    """Data that cannot support the requested training or evaluation (a ValueError too: a bad value given)."""
 
 
 class BundleError(SerkitError):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from serkit.errors import ConfigError, DataError
-from serkit.experiment import PROTOCOL_LABELS, ExperimentConfig, Normalization, Protocol, RunOptions
+from serkit.experiment import PROTOCOL_LABELS, ExperimentConfig, Protocol, RunOptions
 from serkit.metrics import compute_metrics, mean_std
 
 __all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "ModelResult", "Protocol", "evaluate",
@@ -68,14 +68,16 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
 
         counts = pd.Series(y).value_counts()
         if counts.min() < n_folds:
-            raise ConfigError(f"--folds {n_folds} is more than the files of the rarest class "
-                              f"({counts.idxmin()}: {counts.min()}); use --folds {max(2, int(counts.min()))} or fewer")
+            raise ConfigError(f"folds={n_folds} is more than the files of the rarest class "
+                              f"({counts.idxmin()}: {counts.min()}); use folds={max(2, int(counts.min()))} or fewer",
+                              params=("folds",))
         splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(idx, y)
         scheme = f"stratified random {n_folds}-fold (seed {seed}): speakers shared between train and test"
     elif protocol is Protocol.CORPUS:
         return _corpus_folds(table)
     else:
-        raise ConfigError("the cross protocol has no folds; it trains on --data and tests on --test-data")
+        raise ConfigError("the cross protocol has no folds; it trains on data and tests on test_data",
+                          params=("data", "test_data"))
     return [Fold(i, np.asarray(tr), np.asarray(te)) for i, (tr, te) in enumerate(splits)], scheme
 
 
@@ -169,8 +171,8 @@ class FeatureTable:
                     i, reason = next(iter(ares.failed.items()))
                     raise DataError(f"{kept[i]}: augmentation failed: {reason}")
                 self.aug_parts.append([ares.stacked(ex.name) for ex in extractors])
-        if config.normalize is Normalization.SPEAKER and self.table["speaker"].isna().any():
-            raise DataError("--normalize speaker needs a speaker for every file")
+        if config.normalizer.needs_speakers and self.table["speaker"].isna().any():
+            raise DataError(f"normalize={config.normalize.value!r} needs a speaker for every file", params=("normalize",))
 
     def X(self, model_input: str, rows: np.ndarray | None = None, *, copy: int | None = None) -> np.ndarray:
         from serkit.features.assemble import assemble
@@ -210,19 +212,9 @@ def normalise_fold(config: ExperimentConfig, train: dict[str, np.ndarray], X_tes
     of its adaptation rows when given (unlabelled files of that corpus), else the pooled training statistics.
     Per-speaker normalisation is transductive: each test speaker is z-scored with its own test files.
     """
-    from serkit import normalization as nz
-
-    X, n = train["X"], int(train["n_originals"])
-    if config.normalize is Normalization.NONE:
-        return X, X_test
-    key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
-    X_train, stats = nz.normalise_training(X, train[key], n)
-    if config.normalize is Normalization.SPEAKER:
-        return X_train, nz.apply_groups(X_test, test_speakers, nz.by_group(X_test, test_speakers))
-    pooled = nz.Stats.of(X[:n])
-    test_stats = {d: stats.get(d) or (nz.Stats.of(adaptation[d]) if adaptation and d in adaptation else pooled)
-                  for d in dict.fromkeys(test_domains.tolist())}
-    return X_train, nz.apply_groups(X_test, test_domains, test_stats)
+    X_train, fitted = config.normalizer.fit(train["X"], speakers=train["speakers"], domains=train["domains"],
+                                            n_originals=int(train["n_originals"]))
+    return X_train, fitted.transform_test(X_test, speakers=test_speakers, domains=test_domains, adaptation=adaptation)
 
 
 def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output: str | Path | None = None,
@@ -305,8 +297,8 @@ def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, 
         test_table = test_ds.table
         overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
         if overlap:
-            raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {sorted(overlap)[0]}); "
-                            "a cross-corpus test must not contain training files")
+            raise DataError(f"test_data shares {len(overlap)} file(s) with data (e.g. {sorted(overlap)[0]}); "
+                            "a cross-corpus test must not contain training files", params=("test_data", "data"))
         table = table[table["emotion"].isin(shared)]
         table = pd.concat([table.assign(_part="train"),
                            test_table.assign(_part="test", domain="test:" + test_table["domain"].astype(str))],
@@ -331,7 +323,8 @@ def _adaptation_rows(ft: FeatureTable, folds: list[Fold], config: ExperimentConf
                 continue
             pool = np.flatnonzero(domains == d)  # every file of that corpus, whatever its (unused) label
             if len(pool) < config.adapt_files:
-                raise DataError(f"--adapt-files {config.adapt_files}: corpus {d} has only {len(pool)} files")
+                raise DataError(f"adapt_files={config.adapt_files}: corpus {d} has only {len(pool)} files",
+                                params=("adapt_files",))
             out[fold.index][d] = np.sort(rng.choice(pool, size=config.adapt_files, replace=False))
     return out
 

@@ -17,6 +17,8 @@ from enum import Enum
 from typing import Any
 
 from serkit.errors import ConfigError, UnknownNameError
+from serkit.normalization import Normalization, Normalizer, adaptable_normalization
+from serkit.normalization import scheme as normalization_scheme
 from serkit.validation import Bound, check_range
 
 __all__ = ["Bound", "Component", "ExperimentConfig", "Normalization", "Protocol", "RunOptions", "check_range",
@@ -35,19 +37,6 @@ PROTOCOL_LABELS = {
     Protocol.RANDOM: "speaker-dependent (optimistic)",
     Protocol.CROSS: "cross-corpus",
     Protocol.CORPUS: "leave-one-corpus-out",
-}
-
-
-class Normalization(str, Enum):
-    NONE = "none"
-    CORPUS = "corpus"  # each corpus z-scored by its own statistics; a new domain by adaptation statistics
-    SPEAKER = "speaker"  # each speaker z-scored by its own files (transductive)
-
-
-NORMALIZATION_LABELS = {
-    Normalization.NONE: "",
-    Normalization.CORPUS: " + per-corpus normalisation",
-    Normalization.SPEAKER: " + per-speaker normalisation",
 }
 
 
@@ -229,17 +218,17 @@ class ExperimentConfig:
         for name in ("folds", "seed", "augment_copies", "adapt_files"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{_cli(name)} must be a whole number, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number, got {value!r}", params=(name,))
         if not self.data:
-            raise ConfigError("no data given; pass --data PATH or --data NAME=PATH")
-        check_range("--folds", self.folds, 2, 1000)
-        check_range("--seed", self.seed, 0, 2**32 - 1)
-        check_range("--augment-copies", self.augment_copies, 0, 100)
-        check_range("--adapt-files", self.adapt_files, 0, 1_000_000)
+            raise ConfigError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
+        check_range("folds", self.folds, 2, 1000)
+        check_range("seed", self.seed, 0, 2**32 - 1)
+        check_range("augment_copies", self.augment_copies, 0, 100)
+        check_range("adapt_files", self.adapt_files, 0, 1_000_000)
         if self.epochs is not None:
             if isinstance(self.epochs, bool) or not isinstance(self.epochs, int):
-                raise ConfigError(f"--epochs must be a whole number, got {self.epochs!r}")
-            check_range("--epochs", self.epochs, 1, 10_000)
+                raise ConfigError(f"epochs must be a whole number, got {self.epochs!r}", params=("epochs",))
+            check_range("epochs", self.epochs, 1, 10_000)
         if not self.augment:
             set_(self, "augment_copies", 0)
         # Components: typed options, known names, models that can read the features.
@@ -255,20 +244,24 @@ class ExperimentConfig:
         for m in self.models:
             check_compatible(m.name, get_model_spec(m.name).input, names, kinds)
         if self.augment and set(self.augment) == {"specaugment"} and "matrix" not in kinds.values():
-            raise ConfigError("--augment specaugment masks 2-D features only (mfcc_matrix, logmel); "
-                              f"{'+'.join(names)} would get identical copies")
+            raise ConfigError("augment='specaugment' masks 2-D features only (mfcc_matrix, logmel); "
+                              f"{'+'.join(names)} would get identical copies", params=("augment",))
         if self.protocol is Protocol.CROSS and not self.test_data:
-            raise ConfigError("--protocol cross needs --test-data")
+            raise ConfigError("protocol='cross' needs test_data", params=("protocol", "test_data"))
         if self.test_data and self.protocol is not Protocol.CROSS:
-            raise ConfigError(f"--test-data goes with --protocol cross, not --protocol {self.protocol.value}")
+            raise ConfigError(f"test_data goes with protocol='cross', not protocol={self.protocol.value!r}",
+                              params=("test_data", "protocol"))
         if self.protocol is Protocol.CORPUS and len(self.data) < 2:
-            raise ConfigError("--protocol corpus (leave-one-corpus-out) needs at least 2 --data corpora")
+            raise ConfigError("protocol='corpus' (leave-one-corpus-out) needs at least 2 data corpora",
+                              params=("protocol", "data"))
         if self.adapt_files:
-            if self.normalize is not Normalization.CORPUS:
-                raise ConfigError("--adapt-files needs --normalize corpus")
+            if not self.normalizer.can_adapt:
+                raise ConfigError(f"adapt_files needs normalize={adaptable_normalization()}",
+                                  params=("adapt_files", "normalize"))
             if self.protocol not in (Protocol.CORPUS, Protocol.CROSS):
-                raise ConfigError("--adapt-files adapts to an unseen corpus: use it with --protocol corpus or cross")
-            check_range("--adapt-files", self.adapt_files, 2, 1_000_000)
+                raise ConfigError("adapt_files adapts to an unseen corpus: use it with protocol='corpus' or "
+                                  "protocol='cross'", params=("adapt_files", "protocol"))
+            check_range("adapt_files", self.adapt_files, 2, 1_000_000)
 
     # -- derived -------------------------------------------------------------------------------------
     @property
@@ -277,6 +270,11 @@ class ExperimentConfig:
         if len(self.models) != 1:
             raise ConfigError(f"train takes one model, got {len(self.models)}: {', '.join(map(str, self.models))}")
         return self.models[0]
+
+    @property
+    def normalizer(self) -> type[Normalizer]:
+        """The normalisation scheme's class: it fits, applies, adapts and saves the statistics."""
+        return normalization_scheme(self.normalize)
 
     def feature_kinds(self) -> dict[str, str]:
         from serkit.features import get_extractor
@@ -292,7 +290,7 @@ class ExperimentConfig:
         return "+".join(map(str, self.features))
 
     def protocol_label(self) -> str:
-        label = PROTOCOL_LABELS[self.protocol] + NORMALIZATION_LABELS[self.normalize]
+        label = PROTOCOL_LABELS[self.protocol] + self.normalizer.label
         if self.adapt_files:
             label += f", adapted on {self.adapt_files} unlabelled files of each test corpus"
         return label
@@ -346,10 +344,6 @@ class ExperimentConfig:
             raise ConfigError(f"{where}: {exc}") from None
 
 
-def _cli(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _checked_feature(c: Component) -> Component:
     from serkit.features import get_extractor
 
@@ -397,8 +391,8 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.workers is not None:
-            check_range("--workers", self.workers, 1, 1024)
-        check_range("--jobs", self.jobs, 1, 1024)
+            check_range("workers", self.workers, 1, 1024)
+        check_range("jobs", self.jobs, 1, 1024)
         if self.scheduler is not None:
             from serkit.parallel import Scheduler
 
@@ -406,8 +400,8 @@ class RunOptions:
             if self.executor is not None:
                 raise ConfigError("give a scheduler or an executor, not both")
             if self.workers is not None:
-                raise ConfigError(f"--workers sizes the local pool; with --scheduler {self.scheduler} the cluster's "
-                                  "workers do the work (local:N sets how many)")
+                raise ConfigError(f"workers sizes the local pool; with scheduler={self.scheduler!r} the cluster's "
+                                  "workers do the work (local:N sets how many)", params=("workers", "scheduler"))
 
     def cache(self):
         from serkit.features import FeatureCache

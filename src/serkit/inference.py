@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import glob
-import json
 import os
-from enum import Enum
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from serkit import audio
 from serkit.bundle import LoadedBundle, load_bundle
 from serkit.errors import AudioError, BundleError, SerkitError, UnknownNameError
+from serkit.normalization import MIN_SPEAKER_FILES
+
+if TYPE_CHECKING:
+    from serkit.batching import WorkerSpec
+    from serkit.normalization import Normalizer
+    from serkit.onnx_runtime import OnnxClassifier
+
+__all__ = ["LONG_AUDIO_SECONDS", "MIN_SPEAKER_FILES", "Backend", "Prediction", "Predictor", "Segment", "Timeline",
+           "default_model_path", "expand_paths"]
 
 LONG_AUDIO_SECONDS = 10.0
-MIN_SPEAKER_FILES = 10
 MAX_UPLOAD_SECONDS = 600.0  # ten minutes: what the web page can record
 UNCERTAIN = "uncertain"
 
@@ -103,25 +110,41 @@ class Backend(str, Enum):
 
 
 class Predictor:
-    """Loaded once, used many times: feature extractors, normalisation and model come from one bundle."""
+    """Loaded once, used many times: feature extractors, normalisation and model come from one bundle.
 
-    def __init__(self, bundle: LoadedBundle, *, min_confidence: float = 0.0) -> None:
+    A Predictor is never changed after it is made: `adapt` and `with_normalizer` return new ones that share the
+    loaded extractors and model.
+    """
+
+    def __init__(self, bundle: LoadedBundle, *, min_confidence: float = 0.0, transductive: bool = False) -> None:
+        """
+        Args:
+            bundle: The loaded bundle (`bundle.load_bundle`); without native weights, its ONNX files are the model.
+            min_confidence: Below this top probability the label is `uncertain`.
+            transductive: The normalisation statistics come from the very files being predicted (shown by
+                `describe`).
+
+        Raises:
+            ConfigError: min_confidence outside 0..1.
+            BundleError: no native weights and no usable ONNX export.
+        """
         from serkit.experiment import check_range
 
-        check_range("--min-confidence", min_confidence, 0.0, 1.0)
+        check_range("min_confidence", min_confidence, 0.0, 1.0)
         self.bundle = bundle
         self.config = bundle.config
         self.labels: list[str] = list(bundle.config.labels)
         self.min_confidence = min_confidence
+        self.transductive = transductive
         self.extractors = bundle.config.experiment.extractors()
-        self._onnx = None
-        self.transductive = False  # adapted on the very files it predicts (predict --adapt)
+        self._onnx: OnnxClassifier | None = None
         if bundle.estimator is None:
-            self.use_onnx()  # loaded without native weights: the exported files are the model
+            self._load_onnx()  # loaded without native weights: the exported files are the model
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
-             backend: str | Backend = Backend.AUTO) -> "Predictor":
+             backend: str | Backend = Backend.AUTO) -> Predictor:
+        """A Predictor for the bundle at `path` (default: the shipped model); `backend` picks the runtime."""
         from serkit.bundle import ONNX_MANIFEST
 
         try:
@@ -130,12 +153,12 @@ class Predictor:
             raise UnknownNameError("backend", backend, [b.value for b in Backend]) from None
         target = Path(path) if path is not None else default_model_path()
         if path is None and not (target / "config.json").exists():
-            raise BundleError(f"{target}: the default model is not installed; pass --model BUNDLE")
+            raise BundleError(f"{target}: the default model is not installed; pass model=BUNDLE", params=("model",))
         if backend is Backend.AUTO:
             backend = Backend.ONNX if (target / ONNX_MANIFEST).is_file() else Backend.NATIVE
         return cls(load_bundle(target, load_estimator=backend is not Backend.ONNX), min_confidence=min_confidence)
 
-    def use_onnx(self) -> None:
+    def _load_onnx(self) -> None:
         """Run the classifier and every extractor that has an export through onnxruntime: no torch."""
         from serkit.bundle import check_onnx
         from serkit.onnx_runtime import CLASSIFIER_FILE, OnnxClassifier
@@ -147,6 +170,16 @@ class Predictor:
         self._onnx = OnnxClassifier(folder / CLASSIFIER_FILE)
         for ex in self.extractors:
             ex.use_onnx(folder)
+
+    @property
+    def normalizer(self) -> Normalizer:
+        """The normalisation this Predictor applies (the bundle's scheme, with its or the adapted statistics)."""
+        return self.bundle.normalizer
+
+    @property
+    def backend(self) -> Backend:
+        """The runtime in use: ONNX or native."""
+        return Backend.ONNX if self._onnx is not None else Backend.NATIVE
 
     def describe(self) -> dict[str, Any]:
         from serkit.corpora.licences import languages, licence_summary
@@ -163,38 +196,58 @@ class Predictor:
             "licence": licence_summary(c.corpora),
         }
 
-    # -- normalisation and adaptation -----------------------------------------------------------------
-    def _normalise(self, X: np.ndarray, *, one_speaker_batch: bool) -> np.ndarray:
-        from serkit.experiment import Normalization
-        from serkit.normalization import Stats
+    # -- new Predictors from this one ----------------------------------------------------------------
+    def _derived(self, bundle: LoadedBundle, *, transductive: bool) -> Predictor:
+        """A new Predictor on `bundle` sharing this one's loaded extractors and model (nothing is reloaded)."""
+        new = copy.copy(self)
+        new.bundle = bundle
+        new.transductive = transductive
+        return new
 
-        norm = self.config.normalize
-        if norm is Normalization.CORPUS:
-            return (self.bundle.stats.get("adapted") or self.bundle.stats["pooled"]).apply(X)
-        if norm is Normalization.SPEAKER:
-            if not one_speaker_batch or len(X) < MIN_SPEAKER_FILES:
-                raise SerkitError(
-                    f"this model normalises features per speaker: predict at least {MIN_SPEAKER_FILES} recordings of "
-                    "one speaker together (serkit predict FOLDER), or use a model trained without --normalize speaker"
-                )
-            return Stats.of(X).apply(X)
-        return X
+    def with_normalizer(self, normalizer: Normalizer, *, adaptation: dict | None = None,
+                        transductive: bool = False) -> Predictor:
+        """The same model with other normalisation statistics (e.g. adapted ones computed elsewhere).
+
+        Args:
+            normalizer: Of the bundle's scheme.
+            adaptation: What the statistics were adapted on (files, hours, date), as adaptation.json records.
+            transductive: The statistics come from the files being predicted.
+
+        Raises:
+            ConfigError: the normalizer is of another scheme than the bundle's.
+        """
+        from serkit.errors import ConfigError
+
+        if type(normalizer) is not type(self.normalizer):
+            raise ConfigError(f"normalizer is a {type(normalizer).__name__}; this model normalises with "
+                              f"{type(self.normalizer).__name__}", params=("normalizer",))
+        bundle = dataclasses.replace(self.bundle, normalizer=normalizer,
+                                     adaptation=adaptation if adaptation is not None else self.bundle.adaptation)
+        return self._derived(bundle, transductive=transductive)
 
     def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None,
-              executor: Any = None) -> "Predictor":
+              executor: Any = None, transductive: bool = False) -> Predictor:
         """A Predictor for the domain of these recordings: the same model, with every input z-scored by the
-        feature statistics of these unlabelled files (no label, name or folder layout is read)."""
+        feature statistics of these unlabelled files (no label, name or folder layout is read).
+
+        Args:
+            paths: Files, folders or globs: at least MIN_ADAPT_FILES readable, different recordings.
+            progress: Show a progress bar.
+            workers: Size of the local feature-extraction pool.
+            executor: A concurrent.futures.Executor or a dask.distributed Client instead.
+            transductive: These are the very files about to be predicted (labelled so by `describe`).
+
+        Raises:
+            SerkitError: the model's normalisation cannot be adapted, or too few files could be read.
+            DataError: the recordings are copies or near-identical (degenerate statistics).
+        """
         import datetime
 
-        from serkit.experiment import Normalization
         from serkit.features import extract_features
         from serkit.features.assemble import assemble
-        from serkit.normalization import MIN_ADAPT_FILES, Stats
+        from serkit.normalization import MIN_ADAPT_FILES
 
-        if self.config.normalize is not Normalization.CORPUS:
-            raise SerkitError(
-                f"{self.bundle.path}: this model was trained with --normalize {self.config.normalize.value}; only a "
-                "model trained with --normalize corpus can be adapted (serkit train ... --normalize corpus)")
+        self.normalizer.check_adaptable(self.bundle.path)
         files = expand_paths(paths)
         if len(files) < MIN_ADAPT_FILES:
             raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
@@ -207,65 +260,50 @@ class Predictor:
             raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} usable recordings; {len(ok)} of "
                               f"{len(files)} could be read (e.g. {reasons})")
         X = assemble(self.config.spec.input, [res.stacked(ex.name, ok) for ex in self.extractors])
+        normalizer = self.normalizer.adapt(X)
         seconds = sum(audio.info(files[i]).duration for i in ok)
-        adapted = Predictor(dataclasses.replace(
-            self.bundle, stats={**self.bundle.stats, "adapted": Stats.of(X)},
-            adaptation={"files": len(ok), "hours": round(seconds / 3600, 4), "skipped": len(files) - len(ok),
-                        "date": datetime.date.today().isoformat(),
-                        "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name}),
-            min_confidence=self.min_confidence)
-        adapted.extractors = self.extractors  # the same extractors (and ONNX sessions), already loaded
-        return adapted
+        adaptation = {"files": len(ok), "hours": round(seconds / 3600, 4), "skipped": len(files) - len(ok),
+                      "date": datetime.date.today().isoformat(),
+                      "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name}
+        return self.with_normalizer(normalizer, adaptation=adaptation, transductive=transductive)
 
     def save_adapted(self, output: str | Path) -> Path:
-        """Write this adapted Predictor as a new bundle: the original's files plus the adaptation statistics."""
-        from serkit.bundle import ADAPTATION_FILE, STATS_FILE, check_output
-        from serkit.io import atomic_write_text, write_folder_atomically
-        from serkit.normalization import save_stats
-        from serkit.reports import model_card
+        """Write this adapted Predictor as a new bundle (`bundle.save_adapted`): the original's files plus the
+        adaptation statistics and a card that says so."""
+        from serkit.bundle import save_adapted
+        from serkit.reports import bundle_card
 
-        if self.bundle.adaptation is None:
-            raise SerkitError("this model is not adapted; call adapt(paths) first")
-        out = Path(output)
-        if out.resolve() == self.bundle.path.resolve():
-            raise SerkitError(f"{out}: is the model being adapted; choose a new --output")
-        check_output(out)
-        src = self.bundle.path
         cfg = self.config
-        card = model_card(title=f"{cfg.model} on {cfg.experiment.feature_spec()}", config=cfg.experiment,
-                          labels=self.labels, corpora=list(cfg.corpora), n_files=cfg.n_files,
-                          metrics=self.bundle.metrics,
-                          notes=[n for ex in self.extractors for n in ex.card_notes()],
-                          adaptation=self.bundle.adaptation)
-
-        def fill(tmp: Path) -> None:
-            import shutil
-
-            for f in src.iterdir():
-                if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or f.name.startswith("."):
-                    continue
-                (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
-            (tmp / STATS_FILE).write_bytes(save_stats(self.bundle.stats))
-            atomic_write_text(tmp / ADAPTATION_FILE, json.dumps(self.bundle.adaptation, indent=2))
-            atomic_write_text(tmp / "card.md", card)
-
-        return write_folder_atomically(out, fill)
+        card = bundle_card(cfg.experiment, extractors=self.extractors, labels=self.labels, corpora=list(cfg.corpora),
+                           n_files=cfg.n_files, metrics=self.bundle.metrics, adaptation=self.bundle.adaptation)
+        return save_adapted(self.bundle, output, card=card)
 
     # -- core ----------------------------------------------------------------------
-    def _features(self, signal: np.ndarray) -> list[np.ndarray]:
+    def features(self, signal: np.ndarray) -> list[np.ndarray]:
+        """One 16 kHz mono signal's features, one array per extractor of the bundle."""
         return [ex.extract(signal) for ex in self.extractors]
 
-    def _proba(self, rows: Sequence[list[np.ndarray]], *, one_speaker_batch: bool = False) -> np.ndarray:
+    def probabilities(self, rows: Sequence[list[np.ndarray]], *, whole_batch: bool = False) -> np.ndarray:
+        """Class probabilities (label order) of rows of `features`, normalised as the model expects.
+
+        Args:
+            rows: One `features(...)` result per recording.
+            whole_batch: The rows are a batch of recordings predicted together (per-batch normalisations
+                need it).
+        """
         from serkit.features.assemble import assemble
 
         parts = [np.stack([r[i] for r in rows]) for i in range(len(self.extractors))]
-        X = self._normalise(assemble(self.config.spec.input, parts), one_speaker_batch=one_speaker_batch)
+        X = self.normalizer.transform(assemble(self.config.spec.input, parts), whole_batch=whole_batch)
         if self._onnx is not None:
             return self._onnx.predict_proba(X)
         return np.asarray(self.bundle.estimator.predict_proba(X), dtype=np.float64)
 
-    def _result(self, path: str | None, proba: np.ndarray, *, duration: float | None = None,
-                segments: tuple[Segment, ...] | None = None) -> Prediction:
+    def decide(self, probabilities: np.ndarray | Sequence[float], *, path: str | None = None,
+               duration: float | None = None, segments: tuple[Segment, ...] | None = None) -> Prediction:
+        """A Prediction from class probabilities in label order: the top class, or `uncertain` below
+        min_confidence (also for probabilities pooled outside the Predictor, e.g. a live stream's smoothing)."""
+        proba = np.asarray(probabilities, dtype=np.float64)
         probs = {c: float(p) for c, p in zip(self.labels, proba, strict=True)}
         k = int(np.argmax(proba))
         conf = float(proba[k])
@@ -282,7 +320,7 @@ class Predictor:
         duration = len(signal) / audio.SAMPLE_RATE
         if segment or (segment is None and duration > LONG_AUDIO_SECONDS):
             return self._predict_stream(name, [signal])
-        return self._result(name, self._proba([self._features(signal)])[0], duration=duration)
+        return self.decide(self.probabilities([self.features(signal)])[0], path=name, duration=duration)
 
     def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None,
                       max_duration: float | None = MAX_UPLOAD_SECONDS) -> Prediction:
@@ -304,11 +342,6 @@ class Predictor:
         for start, stop, samples in speech_segments(timeline.counted(blocks)):
             timeline.add(start, stop, samples)
         return timeline.result()
-
-    def decide(self, probabilities: np.ndarray | Sequence[float], *, path: str | None = None) -> Prediction:
-        """A Prediction from class probabilities in label order: the top class, or `uncertain` below
-        --min-confidence (for probabilities pooled outside the Predictor, e.g. a live stream's smoothing)."""
-        return self._result(path, np.asarray(probabilities, dtype=np.float64))
 
     def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
                       batch_size: int = 32, workers: int | None = None, executor: Any = None) -> list[Prediction]:
@@ -337,40 +370,14 @@ class Predictor:
 
     def _predictions(self, files: list[str], *, progress: bool, segment: bool | None, batch_size: int,
                      workers: int | None, executor: Any) -> Iterator[tuple[int, Prediction]]:
-        """(position in files, Prediction) as batches complete, on one executor whatever runs them."""
-        from tqdm.auto import tqdm
+        from serkit.batching import run_predictions
 
-        from serkit.experiment import Normalization, check_range
-        from serkit.features.extract import default_workers
-        from serkit.parallel import InlineExecutor, as_executor, local_executor, run_batches
+        return run_predictions(self, files, spec=self.worker_spec, lost=_lost_file,
+                               whole_batch=self.normalizer.per_batch, in_process=self._onnx is not None,
+                               progress=progress, segment=segment, batch_size=batch_size, workers=workers,
+                               executor=executor)
 
-        check_range("batch_size", batch_size, 1, 100_000)
-        if not files:
-            return
-        if executor is not None:
-            pool, n_workers = as_executor(executor)
-        else:
-            n_workers = workers if workers is not None else (default_workers() if len(files) >= 16 else 1)
-            if self._onnx is not None:
-                n_workers = 1  # onnxruntime in this process starts at once; workers would each load the model
-            pool = local_executor(n_workers) if n_workers > 1 else InlineExecutor()
-        if self.config.normalize is Normalization.SPEAKER:
-            size = len(files)  # one batch: the statistics of a speaker-normalised model are the whole batch's
-        else:
-            size = max(1, min(batch_size, len(files) // (4 * n_workers)))
-        batches = [list(range(k, min(k + size, len(files)))) for k in range(0, len(files), size)]
-        payloads = [[files[i] for i in b] for b in batches]
-        if isinstance(pool, InlineExecutor):
-            fn, args = self._predict_batch, (segment,)
-        else:
-            fn, args = _predict_on_worker, (self._worker_spec(), segment)
-        with tqdm(total=len(files), desc="predict", unit="file", disable=not progress, leave=False,
-                  dynamic_ncols=True) as bar:
-            for k, predictions in run_batches(fn, payloads, executor=pool, args=args, lost=_lost_file):
-                yield from zip(batches[k], predictions, strict=True)
-                bar.update(len(predictions))
-
-    def _predict_batch(self, files: Sequence[str], segment: bool | None) -> list[Prediction]:
+    def predict_batch(self, files: Sequence[str], *, segment: bool | None = None) -> list[Prediction]:
         """One batch: long files segmented one by one, the short ones in one model call; a file that cannot
         be used is an error entry, never a failed batch."""
         out: dict[int, Prediction] = {}
@@ -381,51 +388,35 @@ class Predictor:
                 if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
                     out[i] = self.predict_file(f, segment=True)
                     continue
-                rows.append(self._features(audio.load(f)))
+                rows.append(self.features(audio.load(f)))
             except SerkitError as exc:
                 out[i] = Prediction(f, None, None, None, error=str(exc))
                 continue
             short.append(i)
             durations.append(info.duration)
         if rows:
-            for i, proba, d in zip(short, self._proba(rows, one_speaker_batch=True), durations, strict=True):
-                out[i] = self._result(files[i], proba, duration=d)
+            for i, proba, d in zip(short, self.probabilities(rows, whole_batch=True), durations, strict=True):
+                out[i] = self.decide(proba, path=files[i], duration=d)
         return [out[i] for i in range(len(files))]
 
-    def _worker_spec(self) -> "_WorkerSpec":
-        """What a worker process rebuilds this Predictor from: the bundle by path, plus the statistics this
-        one normalises with (which `adapt` may have replaced in memory), as bytes so equal specs hash alike."""
-        stats = tuple((name, st.mean.shape, st.mean.dtype.str, st.mean.tobytes(), st.std.dtype.str, st.std.tobytes(),
-                       int(st.n)) for name, st in self.bundle.stats.items())
-        backend = Backend.ONNX if self._onnx is not None else Backend.NATIVE
-        return _WorkerSpec(str(self.bundle.path.resolve()), backend.value, float(self.min_confidence), stats)
+    # -- worker processes ------------------------------------------------------------------------
+    def worker_spec(self) -> WorkerSpec:
+        """What a worker process rebuilds this Predictor from (`from_worker_spec`): the bundle by path, plus the
+        normalisation statistics this one applies (which `adapt` may have replaced in memory)."""
+        from serkit.batching import WorkerSpec
+        from serkit.normalization import statistics_spec
 
+        return WorkerSpec(Predictor.from_worker_spec, str(self.bundle.path.resolve()), self.backend.value,
+                          float(self.min_confidence), statistics_spec(self.normalizer))
 
-@dataclasses.dataclass(frozen=True)
-class _WorkerSpec:
-    path: str
-    backend: str
-    min_confidence: float
-    stats: tuple[tuple[str, tuple[int, ...], str, bytes, str, bytes, int], ...]  # name, shape, mean, std, n
+    @classmethod
+    def from_worker_spec(cls, spec: WorkerSpec) -> Predictor:
+        """The Predictor a `worker_spec` describes."""
+        from serkit.normalization import from_spec
 
-
-@lru_cache(maxsize=4)
-def _worker_predictor(spec: _WorkerSpec) -> Predictor:
-    """One Predictor per worker process and bundle, loaded on its first batch and reused for every later one."""
-    from serkit.features.extract import limit_threads
-    from serkit.normalization import Stats
-
-    limit_threads()
-    predictor = Predictor.load(spec.path, min_confidence=spec.min_confidence, backend=spec.backend)
-    stats = {name: Stats(np.frombuffer(mean, mean_type).reshape(shape).copy(),
-                         np.frombuffer(std, std_type).reshape(shape).copy(), n)
-             for name, shape, mean_type, mean, std_type, std, n in spec.stats}
-    predictor.bundle = dataclasses.replace(predictor.bundle, stats=stats)
-    return predictor
-
-
-def _predict_on_worker(files: list[str], spec: _WorkerSpec, segment: bool | None) -> list[Prediction]:
-    return _worker_predictor(spec)._predict_batch(files, segment)
+        predictor = cls.load(spec.path, min_confidence=spec.min_confidence, backend=spec.backend)
+        normalizer = from_spec(spec.normalization, dim=predictor.config.input_size)
+        return predictor.with_normalizer(normalizer)
 
 
 def _lost_file(path: str, reason: str) -> Prediction:
@@ -458,8 +449,8 @@ class Timeline:
 
     def add(self, start: float, stop: float, samples: np.ndarray) -> Segment:
         p = self.predictor
-        proba = p._proba([p._features(samples)])[0]
-        r = p._result(None, proba)
+        proba = p.probabilities([p.features(samples)])[0]
+        r = p.decide(proba)
         seg = Segment(start, stop, r.label or UNCERTAIN, float(r.confidence or 0), r.probabilities or {})
         self.segments.append(seg)
         self.weighted += proba * (stop - start)
@@ -474,5 +465,5 @@ class Timeline:
             from serkit.errors import AudioProblem
 
             raise AudioError(self.name, "no speech found (no segment above the noise floor)", AudioProblem.NO_SPEECH)
-        return self.predictor._result(self.name, self.weighted / self.total, duration=self.seen / audio.SAMPLE_RATE,
-                                      segments=tuple(self.segments))
+        return self.predictor.decide(self.weighted / self.total, path=self.name,
+                                     duration=self.seen / audio.SAMPLE_RATE, segments=tuple(self.segments))

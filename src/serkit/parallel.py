@@ -57,11 +57,11 @@ class Scheduler:
             try:
                 n = Bound(int, 1, 1024).parse(s[len(LOCAL) + 1 :] or str(cpu_count()))
             except ValueError as exc:
-                raise ConfigError(f"--scheduler local:N: the number of workers {exc}") from None
+                raise ConfigError(f"scheduler='local:N': the number of workers {exc}", params=("scheduler",)) from None
             return cls(None, int(n))
         if not _ADDRESS.match(s):
-            raise ConfigError(f"--scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], "
-                              f"got {text!r}")
+            raise ConfigError(f"scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], "
+                              f"got {text!r}", params=("scheduler",))
         return cls(s, None)
 
     def __str__(self) -> str:

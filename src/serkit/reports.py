@@ -156,6 +156,25 @@ def format_summary(result: "EvaluationResult") -> str:
     return "\n".join(lines)
 
 
+def bundle_card(config: Any, *, extractors: list[Any], labels: list[str], corpora: list[str], n_files: int,
+                metrics: dict, adaptation: dict | None = None) -> str:
+    """The card of a bundle, trained (`training.train`) or adapted (`Predictor.save_adapted`): one title and one
+    set of notes for both.
+
+    Args:
+        config: The ExperimentConfig the model was trained with.
+        extractors: Its feature extractors (their card notes: weights, languages).
+        labels: Class names in output order.
+        corpora: Training corpora.
+        n_files: Files trained on.
+        metrics: The evaluations behind it (metrics.json).
+        adaptation: What it was adapted on (adaptation.json), for an adapted bundle.
+    """
+    return model_card(title=f"{config.model} on {config.feature_spec()}", config=config, labels=labels,
+                      corpora=corpora, n_files=n_files, metrics=metrics,
+                      notes=[n for ex in extractors for n in ex.card_notes()], adaptation=adaptation)
+
+
 def model_card(*, title: str, config: Any, labels: list[str], corpora: list[str], n_files: int,
                metrics: dict, notes: list[str], adaptation: dict | None = None) -> str:
     """card.md: data, protocol, scores (within-corpus and on unseen corpora), classes, limits, licence."""

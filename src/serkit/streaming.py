@@ -29,7 +29,6 @@ import numpy as np
 
 from serkit import audio
 from serkit.errors import AudioError, AudioProblem, ConfigError, SerkitError
-from serkit.experiment import Normalization
 from serkit.inference import Prediction, Predictor, Timeline
 from serkit.segment import FRAME, SegmentConfig, Segmenter, SpeechSegment, frame_levels, speech_threshold
 from serkit.validation import Bound
@@ -61,11 +60,12 @@ BOUNDS: dict[str, Bound] = {
 
 def check_options(*, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS, smooth: int = SMOOTH_HOPS,
                   sample_rate: int = audio.SAMPLE_RATE) -> None:
-    """ConfigError naming the option (as `serkit listen` spells it), the value and the valid range."""
+    """ConfigError naming the parameter (as Python spells it; `serkit listen` respells it as its flag), the value
+    and the valid range."""
     for name, value in (("hop", hop), ("window", window), ("smooth", smooth), ("sample_rate", sample_rate)):
-        BOUNDS[name].check("--" + name.replace("_", "-"), value)
+        BOUNDS[name].check(name, value)
     if window < hop:
-        raise ConfigError(f"--window ({window:g} s) must be at least --hop ({hop:g} s)")
+        raise ConfigError(f"window ({window:g} s) must be at least hop ({hop:g} s)", params=("window", "hop"))
 
 
 class Message(str, Enum):
@@ -129,10 +129,7 @@ class StreamingPredictor:
     def __init__(self, predictor: Predictor, *, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS,
                  smooth: int = SMOOTH_HOPS, sample_rate: int = audio.SAMPLE_RATE, name: str = "<stream>") -> None:
         check_options(hop=hop, window=window, smooth=smooth, sample_rate=sample_rate)
-        if predictor.config.normalize is Normalization.SPEAKER:
-            raise SerkitError(f"{predictor.bundle.path.name}: this model normalises features over many recordings of "
-                              "one speaker, so it cannot predict a live stream; use a model trained with "
-                              "--normalize corpus or none")
+        predictor.normalizer.check_stream(predictor.bundle.path.name)
         self.predictor = predictor
         self.name = name
         self.sample_rate = sample_rate

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from serkit.bundle import BundleConfig, check_output, save_bundle
-from serkit.experiment import ExperimentConfig, Normalization, Protocol, RunOptions
+from serkit.experiment import ExperimentConfig, Protocol, RunOptions
 
 CARD_ADAPT_FILES = 30  # unlabelled files per held-out corpus for the card's adapted figure
 
@@ -31,7 +31,7 @@ def card_evaluations(config: ExperimentConfig, corpus_sizes: dict[str, int]) -> 
     if several and config.protocol is not Protocol.CORPUS:
         out.append(dataclasses.replace(config, protocol=Protocol.CORPUS))
     n = min([CARD_ADAPT_FILES, *corpus_sizes.values()])
-    if several and config.normalize is Normalization.CORPUS and n >= MIN_ADAPT_FILES:
+    if several and config.normalizer.can_adapt and n >= MIN_ADAPT_FILES:
         out.append(dataclasses.replace(config, protocol=Protocol.CORPUS, adapt_files=n))
     return list(dict.fromkeys(out))
 
@@ -39,12 +39,11 @@ def card_evaluations(config: ExperimentConfig, corpus_sizes: dict[str, int]) -> 
 def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
           evaluate: bool = True) -> Path:
     """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle."""
-    from serkit import normalization as nz
     from serkit.evaluation import FeatureTable, load_table
     from serkit.evaluation import evaluate as run_evaluation
     from serkit.features import FEATURE_VERSION
     from serkit.models import build_model, get_model_spec
-    from serkit.reports import bundle_metrics, model_card, write_reports
+    from serkit.reports import bundle_card, bundle_metrics, write_reports
     from serkit.version import __version__
 
     run = run or RunOptions()
@@ -62,14 +61,8 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
     spec = get_model_spec(model.name)
     rows = np.arange(len(ft.table)) if "_part" not in ft.table else np.flatnonzero(ft.table["_part"] != "test")
     tr = ft.training_rows(spec.input, rows)
-    X, n = tr["X"], int(tr["n_originals"])
-    stats = None
-    if config.normalize is not Normalization.NONE:
-        key = "speakers" if config.normalize is Normalization.SPEAKER else "domains"
-        pooled = nz.Stats.of(X[:n])  # for a new domain that was never adapted to: a single file still works
-        X, _ = nz.normalise_training(X, tr[key], n)
-        if config.normalize is Normalization.CORPUS:
-            stats = nz.save_stats({"pooled": pooled})
+    X, normalizer = config.normalizer.fit(tr["X"], speakers=tr["speakers"], domains=tr["domains"],
+                                          n_originals=int(tr["n_originals"]))
     params = config.model_params(model)
     if spec.family.trains_by_epochs:
         params["verbose"] = run.progress
@@ -94,9 +87,8 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
     metrics: dict[str, Any] = dict(evaluations[0]) if evaluations else {}
     metrics.update({"evaluations": evaluations, "train_seconds": train_seconds,
                     "skipped": len(skipped) + len(ft.skipped)})
-    notes = [n for ex in config.extractors() for n in ex.card_notes()]
-    card = model_card(title=f"{model} on {config.feature_spec()}", config=config, labels=list(cfg.labels),
-                      corpora=list(corpora), n_files=cfg.n_files, metrics=metrics, notes=notes)
+    card = bundle_card(config, extractors=config.extractors(), labels=list(cfg.labels), corpora=list(corpora),
+                       n_files=cfg.n_files, metrics=metrics)
 
     def write_evaluations(folder: Path) -> None:
         for r in results:
@@ -104,4 +96,4 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
                 f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
             write_reports(r, folder / name)
 
-    return save_bundle(output, cfg, estimator, metrics, card, stats=stats, extra=write_evaluations)
+    return save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)

@@ -1,5 +1,6 @@
 """Range checks of numeric options: one mechanism for the CLI, the server's settings, experiment configs and
-feature configs, so every out-of-range value gets the same one-line message."""
+feature configs, so every out-of-range value gets the same one-line message; and the checks of arrays read
+from files (`check_array`), so a bad array in a bundle is one line naming the file, the array and the problem."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import math
 from typing import Any
 
-from serkit.errors import ConfigError
+from serkit.errors import BundleError, ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Bound:
 
     def check(self, name: str, value: Any) -> None:
         if not self.holds(value):
-            raise ConfigError(f"{name} must be {self.describe()}, got {value!r}")
+            raise ConfigError(f"{name} must be {self.describe()}, got {value!r}",
+                              params=(name,) if name.isidentifier() else ())
 
     def parse(self, text: str) -> int | float:
         """The CLI's view: a string to a number in range, or ``ValueError`` with the reason."""
@@ -53,3 +55,40 @@ def check_range(option: str, value: float, low: float, high: float) -> None:
     """`--folds must be an integer from 2 to 1000, got 1`: integer bounds check integers, others numbers."""
     kind = int if isinstance(low, int) and isinstance(high, int) else float
     Bound(kind, low, high).check(option, value)
+
+
+_KINDS = {"f": "floating-point", "iu": "integer", "fiu": "numeric", "b": "boolean"}
+
+
+def check_array(value: Any, *, where: str, name: str, kind: str = "f", shape: tuple[int | None, ...] | None = None,
+                positive: bool = False) -> Any:
+    """An array a file carries (a bundle's statistics, a model's fitted weights), checked before it is used.
+
+    Args:
+        value: The array as read (numpy, or anything `numpy.asarray` takes).
+        where: The file it came from, for the message.
+        name: The array's name in that file.
+        kind: numpy dtype kinds allowed ("f" floats, "iu" integers, "fiu" any number).
+        shape: The expected shape; None for any, and None in a position for any size there.
+        positive: Every value must also be above 0 (a standard deviation, a scale).
+
+    Returns:
+        The array, as a numpy array.
+
+    Raises:
+        BundleError: one line naming the file, the array and the problem (dtype, shape, NaN or infinity).
+    """
+    import numpy as np
+
+    arr = np.asarray(value)
+    what = _KINDS.get(kind, kind)
+    if arr.dtype.kind not in kind:
+        raise BundleError(f"{where}: array {name!r} has dtype {arr.dtype}; expected {what} values")
+    if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape))):
+        want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise BundleError(f"{where}: array {name!r} has shape {tuple(arr.shape)}; expected {want}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise BundleError(f"{where}: array {name!r} holds NaN or infinite values")
+    if positive and not np.all(arr > 0):
+        raise BundleError(f"{where}: array {name!r} holds values at or below 0; expected positive values")
+    return arr

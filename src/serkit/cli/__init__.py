@@ -66,6 +66,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_names(parser: argparse.ArgumentParser, command: str | None = None) -> dict[str, str]:
+    """Python parameter name -> CLI flag, read from the parser itself: the command's own options first, then
+    any other command's (a message may point to an option of another command, e.g. train's --normalize)."""
+    commands = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands = dict(action.choices)
+    order = [commands[command]] if command in commands else []
+    order += [p for name, p in commands.items() if name != command]
+    out: dict[str, str] = {}
+    for p in order:
+        for action in p._actions:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            if long and action.dest not in out and action.dest != "help":
+                out[action.dest] = long[0]
+    return out
+
+
+def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | None = None) -> str:
+    """A library error's message with its parameters (`SerkitError.params`, spelled as in Python) respelled as
+    this CLI's flags: `normalize='corpus'` -> `--normalize corpus`, `min_confidence` -> `--min-confidence`."""
+    import re
+
+    text = str(exc)
+    params = getattr(exc, "params", ())
+    if not params:
+        return text
+    flags = flag_names(parser, command)
+    for name in params:
+        flag = flags.get(name)
+        if flag is None:
+            continue
+        pattern = re.compile(rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-])")
+
+        def respell(m: re.Match[str], flag: str = flag) -> str:
+            value = m.group(1)
+            return flag if value is None else f"{flag} {value.strip(chr(39) + chr(34))}"
+
+        text = pattern.sub(respell, text)
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from serkit.errors import SerkitError
 
@@ -75,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_extras(args)
         return args.handler(args)
     except SerkitError as exc:
-        print(f"serkit: error: {exc}", file=sys.stderr)
+        print(f"serkit: error: {as_flags(exc, parser, args.command)}", file=sys.stderr)
         return EXIT_ERROR
     except ImportError as exc:  # a module of an extra that is not installed, found only when used
         from serkit.extras import missing_extra

@@ -102,8 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _adapted(args: argparse.Namespace, predictor, files: list[str], executor):
-    predictor = predictor.adapt(files, progress=args.progress, executor=executor)
-    predictor.transductive = True
+    predictor = predictor.adapt(files, progress=args.progress, executor=executor, transductive=True)
     a = predictor.bundle.adaptation or {}
     print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
           "depend on the whole batch", file=sys.stderr)
@@ -114,7 +113,6 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
     """jsonl/csv: each file's line written as soon as its batch is done, every input file exactly once."""
     from serkit.cli.lines import ResultLines
     from serkit.errors import SerkitError
-    from serkit.experiment import Normalization
 
     labels = predictor.labels
     header = _csv_line(CSV_COLUMNS[:3] + [f"p_{c}" for c in labels] + CSV_COLUMNS[3:]) if fmt is Format.CSV else None
@@ -124,10 +122,10 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
             print(f"serkit: dropped the partial last line of {args.output} (the run was cut off while writing it)",
                   file=sys.stderr)
         todo = [f for f in dict.fromkeys(files) if f not in out.done]  # each input once, and none already there
-        if out.done and todo and predictor.config.normalize is Normalization.SPEAKER:
-            raise SerkitError(f"{args.output}: this model normalises features per speaker over all the files "
-                              "predicted together; resuming would predict the rest with other statistics: predict "
-                              "into a new --output")
+        if out.done and todo and predictor.normalizer.per_batch:
+            raise SerkitError(f"{args.output}: this model normalises features (--normalize "
+                              f"{predictor.normalizer.kind}) over all the files predicted together; resuming would "
+                              "predict the rest with other statistics: predict into a new --output")
         if not todo:
             print(f"serkit: all {len(files)} files are already in {args.output}", file=sys.stderr)
             return EXIT_OK

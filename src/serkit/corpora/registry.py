@@ -62,7 +62,7 @@ def detect(root: str | Path) -> str:
     if best_share < 0.5:
         raise CorpusError(
             f"{root}: cannot tell which corpus this is ({best_share:.0%} of names fit the best guess, {best or 'none'}); "
-            f"pass --corpus with one of: {', '.join(CORPUS_NAMES)}"
+            f"pass corpus as one of: {', '.join(CORPUS_NAMES)}", params=("corpus",)
         )
     return best
 
@@ -108,7 +108,7 @@ def load_dataset(
     import pandas as pd
 
     if not specs:
-        raise DataError("no data given; pass --data PATH or --data NAME=PATH")
+        raise DataError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
     corpora = [scan(path, corpus=name, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]
     for c in corpora:
         if c.table.empty:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from serkit.errors import BundleError
+from serkit.validation import check_array
 
 # Every type a serkit scikit-learn bundle may contain; anything else is refused.
 SKOPS_ALLOWED = frozenset({
@@ -96,9 +97,22 @@ class TorchFamily(ModelFamily):
         if not f.is_file():
             raise BundleError(f"{folder}: {self.weights_file} missing")
         try:
-            return TorchClassifier.from_state(params, labels, tuple(input_shape), load_file(str(f)))
+            state = load_file(str(f))
         except Exception as exc:  # safetensors raises its own errors for truncated files
-            raise BundleError(f"{f}: corrupt or incompatible weights ({str(exc).splitlines()[0]})") from None
+            raise BundleError(f"{f}: corrupt weights ({str(exc).splitlines()[0]})") from None
+        for name, tensor in state.items():  # NaN or infinite weights would predict NaN for every input
+            check_array(tensor.numpy(), where=str(f), name=name, kind="fiub")
+        try:
+            est = TorchClassifier.from_state(params, labels, tuple(input_shape), state)
+        except Exception as exc:  # load_state_dict: its second line names the array (size mismatch, missing key)
+            lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+            detail = next((x for x in lines[1:] if "for " in x or "key" in x), lines[0] if lines else "")
+            raise BundleError(f"{f}: incompatible weights ({detail.rstrip('.')})") from None
+        expected = est.model_.state_dict()
+        for name, tensor in state.items():  # load_state_dict casts silently: an integer weight is a damaged file
+            if name in expected and expected[name].is_floating_point() != tensor.is_floating_point():
+                raise BundleError(f"{f}: array {name!r} has dtype {tensor.dtype}; expected {expected[name].dtype}")
+        return est
 
     def onnx_module(self, estimator, *, where):
         return estimator.model_
@@ -124,6 +138,10 @@ class SklearnFamily(ModelFamily):
         classes = [str(c) for c in est.classes_]
         if classes != list(labels):
             raise BundleError(f"{folder}: model classes {classes} disagree with labels.json {list(labels)}")
+        size = 1
+        for n in input_shape:
+            size *= n
+        check_fitted_arrays(est, where=str(folder / self.weights_file), n_features=size)
         return est
 
     def onnx_module(self, estimator, *, where):
@@ -150,6 +168,27 @@ class SklearnFamily(ModelFamily):
     def input_scale(self, estimator):
         scaler = dict(estimator.steps)["standardscaler"]
         return scaler.mean_, scaler.scale_
+
+
+# Fitted arrays of the scikit-learn steps serkit saves, and the axis that must equal the number of features
+# (None: any shape). Each is checked for a numeric dtype, its shape and finite values on load.
+FITTED_ARRAYS: dict[str, int | None] = {"coef_": -1, "intercept_": None, "mean_": 0, "scale_": 0, "var_": 0,
+                                        "n_samples_seen_": None, "feature_importances_": 0}
+
+
+def check_fitted_arrays(estimator: Any, *, where: str, n_features: int) -> None:
+    """BundleError, in one line naming the file, the array and the problem, when a fitted array of a loaded
+    scikit-learn model (a pipeline's steps included) has a non-numeric dtype, a wrong shape or a NaN."""
+    steps = list(estimator.steps) if hasattr(estimator, "steps") else [(type(estimator).__name__.lower(), estimator)]
+    for step_name, step in steps:
+        for attr, axis in FITTED_ARRAYS.items():
+            value = getattr(step, attr, None) if attr in vars(step) else None
+            if value is None:
+                continue
+            arr = check_array(value, where=where, name=f"{step_name}.{attr}", kind="fiu")
+            if axis is not None and (arr.ndim == 0 or arr.shape[axis] != n_features):
+                raise BundleError(f"{where}: array '{step_name}.{attr}' has shape {tuple(arr.shape)}; expected "
+                                  f"{n_features} features along axis {axis}")
 
 
 def _load_skops(f: Path):

@@ -1,0 +1,67 @@
+"""Library errors name parameters as the Python API spells them and list them in `SerkitError.params`; the CLI
+respells them as its own flags, so its messages read as before (#17, item 7). Bad values are ValueErrors too."""
+
+from __future__ import annotations
+
+import pytest
+
+from serkit.cli import as_flags, build_parser, main
+from serkit.errors import BundleError, ConfigError, DataError, SerkitError
+from serkit.experiment import ExperimentConfig, RunOptions
+
+
+def test_value_errors_are_value_errors():
+    assert issubclass(ConfigError, ValueError) and issubclass(DataError, ValueError)
+    assert not issubclass(BundleError, ValueError)
+    with pytest.raises(ValueError, match=r"^folds must be an integer from 2 to 1000, got 1$") as exc:
+        ExperimentConfig(data=["x"], folds=1)
+    assert exc.value.params == ("folds",)
+
+
+@pytest.mark.parametrize(("make", "message", "params"), [
+    (lambda: ExperimentConfig(data=["a", "b"], protocol="corpus", adapt_files=10),
+     "adapt_files needs normalize='corpus'", ("adapt_files", "normalize")),
+    (lambda: ExperimentConfig(data=["a"], protocol="cross"), "protocol='cross' needs test_data",
+     ("protocol", "test_data")),
+    (lambda: RunOptions(workers=0), "workers must be an integer from 1 to 1024, got 0", ("workers",)),
+])
+def test_library_messages_use_python_names(make, message, params):
+    with pytest.raises(SerkitError) as exc:
+        make()
+    assert str(exc.value) == message and exc.value.params == params
+    assert "--" not in str(exc.value)
+
+
+def test_the_predictor_names_min_confidence_as_python_does():
+    from serkit.inference import Predictor
+
+    with pytest.raises(ValueError, match="min_confidence must be a number from 0 to 1, got 1.5"):
+        Predictor.load(min_confidence=1.5)
+
+
+def test_the_cli_respells_parameters_as_its_flags():
+    parser = build_parser()
+    err = ConfigError("adapt_files needs normalize='corpus'", params=("adapt_files", "normalize"))
+    assert as_flags(err, parser, "evaluate") == "--adapt-files needs --normalize corpus"
+    err = ConfigError("min_confidence must be a number from 0 to 1, got 2", params=("min_confidence",))
+    assert as_flags(err, parser, "predict") == "--min-confidence must be a number from 0 to 1, got 2"
+    # Only the named parameters, as whole words: a path or another word that contains one is left alone.
+    err = DataError("test_data shares 1 file(s) with data (e.g. /srv/data/a_data.wav)", params=("test_data", "data"))
+    assert as_flags(err, parser, "evaluate") == "--test-data shares 1 file(s) with --data (e.g. /srv/data/a_data.wav)"
+    # The flag of another command when this one has none (adapt has no --normalize; train has).
+    err = SerkitError("trained with normalize='none'", params=("normalize",))
+    assert as_flags(err, parser, "adapt") == "trained with --normalize none"
+    assert as_flags(SerkitError("no params: normalize='x'"), parser, "adapt") == "no params: normalize='x'"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["evaluate", "--data", "a", "--data", "b", "--protocol", "corpus", "--adapt-files", "10"],
+     "--adapt-files needs --normalize corpus"),
+    (["evaluate", "--data", "a", "--protocol", "cross"], "--protocol cross needs --test-data"),
+    (["evaluate", "--data", "a", "--folds", "1"], "--folds must be an integer from 2 to 1000, got 1"),
+    (["evaluate", "--data", "a", "--scheduler", "local:0"], "--scheduler local:N: the number of workers must be"),
+])
+def test_cli_messages_read_as_before(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("serkit: error: ") and message in err and len(err.splitlines()) == 1, err
