@@ -6,7 +6,6 @@ import dataclasses
 import glob
 import json
 import os
-from enum import Enum
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from serkit import audio
+from serkit.backends import Backend
 from serkit.bundle import LoadedBundle, load_bundle
 from serkit.errors import AudioError, BundleError, SerkitError, UnknownNameError
 
@@ -94,12 +94,6 @@ def expand_paths(items: Iterable[str | Path], *, problems: list[tuple[str, str]]
         else:
             out.append(s)
     return out
-
-
-class Backend(str, Enum):
-    AUTO = "auto"  # ONNX when the bundle has an export (torch-free, fast start), else native
-    NATIVE = "native"
-    ONNX = "onnx"
 
 
 class Predictor:
