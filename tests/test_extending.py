@@ -10,10 +10,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-import pytest
-
 import fixtures as fx
 import plugin_example as plugin
+import pytest
+
 from serkit import cli
 from serkit.errors import ConfigError, UnknownNameError
 
@@ -132,7 +132,12 @@ def test_the_data_help_names_every_corpus_reader():
 
 def test_licence_and_language_tables_are_derived_from_the_readers():
     from serkit.corpora import READERS
-    from serkit.corpora.licences import commercial_use_allowed, languages, licence_lines, licence_summary
+    from serkit.corpora.licences import (
+        commercial_use_allowed,
+        languages,
+        licence_lines,
+        licence_summary,
+    )
 
     assert languages(["ravdess", "emodb#2", "manifest"]) == ["English", "German"]
     assert licence_lines(["crema_d", "nemo"]) == [READERS.get("crema_d").info.licence, READERS.get("nemo").info.licence]

@@ -138,7 +138,7 @@ def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, 
         test_table = test_ds.table
         overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
         if overlap:
-            raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {sorted(overlap)[0]}); "
+            raise DataError(f"--test-data shares {len(overlap)} file(s) with --data (e.g. {min(overlap)}); "
                             "a cross-corpus test must not contain training files")
         table = table[table["emotion"].isin(shared)]
         table = pd.concat([table, test_table.assign(domain=TEST_DOMAIN_PREFIX + test_table["domain"].astype(str))],

@@ -100,6 +100,11 @@ class Registry(Generic[T]):
         key = self.canonical(name)
         return [a for a, k in self._aliases.items() if k == key]
 
+    def values(self) -> Iterator[T]:
+        """Every entry, in registration order, loading each."""
+        for name in self.names():
+            yield self.get(name)
+
     def items(self) -> Iterator[tuple[str, T]]:
         """(name, entry) for every entry, loading each."""
         for name in self.names():

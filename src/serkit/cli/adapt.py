@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.cli.options import Formatter, add_predictor_options, add_run_options, run_from
+from serkit.cli.options import (
+    Formatter,
+    add_predictor_options,
+    add_run_options,
+    run_from,
+)
 from serkit.cli.output import EXIT_OK
 
 

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from serkit.cli.options import Formatter, add_predictor_options
 from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, segment_line
-from serkit.stream_options import HOP_SECONDS, SMOOTH_HOPS, STREAM_BOUNDS, WINDOW_SECONDS
+from serkit.stream_options import (
+    HOP_SECONDS,
+    SMOOTH_HOPS,
+    STREAM_BOUNDS,
+    WINDOW_SECONDS,
+)
 
 if TYPE_CHECKING:
     import numpy as np

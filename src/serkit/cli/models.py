@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_models(args: argparse.Namespace) -> int:
     from serkit.models import MODELS
 
-    for _, spec in MODELS.items():
+    for spec in MODELS.values():
         options = ", ".join(f"{k}={v}" for k, v in spec.options.items())
         print(f"{spec.name:18s} {spec.family.name:8s} {spec.input:7s} {spec.description} [{options}]")
     return EXIT_OK

@@ -7,7 +7,12 @@ import json
 import sys
 from enum import Enum
 
-from serkit.cli.options import Formatter, add_predictor_options, add_run_options, run_from
+from serkit.cli.options import (
+    Formatter,
+    add_predictor_options,
+    add_run_options,
+    run_from,
+)
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit, segment_line
 
 
