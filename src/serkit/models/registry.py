@@ -50,7 +50,7 @@ class ModelSpec:
         for key, value in params.items():
             if key not in fields:
                 raise UnknownNameError(f"{self.name} option", key, fields or ["(none)"])
-            default = fields[key].default
+            default: Any = fields[key].default
             try:
                 typed = type(default)(value) if not isinstance(value, bool) else value
             except (TypeError, ValueError):
