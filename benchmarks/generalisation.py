@@ -198,8 +198,8 @@ def main() -> None:
     for label, cfg in (("before", old), ("new default", new)):
         within = dataclasses.replace(cfg, data=(str(data / "ravdess"),), protocol=Protocol.SPEAKER)
         r = evaluate(within, run=run)
-        m = next(iter(r.results.values())).metrics["ua"]
-        print(f"within RAVDESS, speaker-independent 5-fold, {label}: UA {m['mean']:.1%} ± {m['std']:.1%}")
+        m = next(iter(r.results.values())).metrics.ua
+        print(f"within RAVDESS, speaker-independent 5-fold, {label}: UA {m.mean:.1%} ± {m.std:.1%}")
 
 
 if __name__ == "__main__":
