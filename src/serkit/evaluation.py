@@ -299,7 +299,7 @@ def _collect(folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, lab
             k = corpora == c
             present = [x for x in label_set if x in set(predictions["true"][k])]
             m = compute_metrics(predictions["true"][k], predictions["predicted"][k], present)
-            per_corpus[str(c)] = {key: m[key] for key in ("n", "ua", "wa", "macro_f1")}
+            per_corpus[str(c)] = {"n": m.n, "ua": m.ua, "wa": m.wa, "macro_f1": m.macro_f1}
     metrics = ModelMetrics.of(fold_metrics, pooled=pooled, per_corpus=per_corpus)
     return ModelResult(name, metrics, predictions, label_set, [f.seconds for f in fold_metrics])
 

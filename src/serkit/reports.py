@@ -63,7 +63,7 @@ def bundle_metrics(result: EvaluationResult, r: ModelResult) -> dict[str, Any]:
     row.update({
         "per_fold": {k: list(m.score(k).per_fold) for k in ("ua", "wa", "macro_f1")},
         "fold_names": [f.name or None for f in m.folds],
-        "per_class": m.pooled["per_class"],
+        "per_class": m.pooled.to_dict()["per_class"],
         "per_corpus": m.per_corpus,
     })
     return row
@@ -102,19 +102,19 @@ def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) ->
         "macro_precision": r.metrics.macro_precision.mean,
         "macro_recall": r.metrics.macro_recall.mean,
         "folds": [f.to_dict() for f in r.metrics.folds],
-        "pooled": r.metrics.pooled,
+        "pooled": r.metrics.pooled.to_dict(),
         "feature_seconds": result.feature_seconds,
         "config": result.config.to_dict(),
         "skipped": [{"path": p, "reason": why} for p, why in result.skipped],
     }
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2))
-    pooled = r.metrics.pooled["per_class"]
-    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v for k, v in pooled[c].items()}}
-            for c in r.labels]
-    rows.append({"class": "macro avg", "precision": round(r.metrics.pooled["macro_precision"], 4),
-                 "recall": round(r.metrics.pooled["macro_recall"], 4),
-                 "f1": round(r.metrics.pooled["macro_f1"], 4),
-                 "support": int(sum(pooled[c]["support"] for c in r.labels))})
+    pooled = r.metrics.pooled
+    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v
+                            for k, v in pooled.per_class[c].to_dict().items()}} for c in r.labels]
+    rows.append({"class": "macro avg", "precision": round(pooled.macro_precision, 4),
+                 "recall": round(pooled.macro_recall, 4),
+                 "f1": round(pooled.macro_f1, 4),
+                 "support": int(sum(pooled.per_class[c].support for c in r.labels))})
     atomic_write_text(out / "classification_report.csv", pd.DataFrame(rows).to_csv(index=False))
     atomic_write_text(out / "predictions.csv", r.predictions.to_csv(index=False))
     title = f"{r.model} on {result.config.feature_spec()} — {result.protocol_label}"

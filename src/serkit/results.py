@@ -3,7 +3,7 @@
 These live below both the cross-validation loop (`evaluation.py`) and what writes and prints them
 (`reports.py`, the CLI), so neither has to import the other to name them. Metrics are frozen
 dataclasses; `to_dict()` gives the JSON they are written as (the key order of `metrics.json`), and
-`m["ua"]` reads that JSON view, so code and scripts written against the dicts keep working.
+`m["ua"]` reads that JSON view (`metrics.JsonView`), so scripts written against the dicts keep working.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from serkit.metrics import JsonView, Scores, mean_std
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -37,21 +39,8 @@ class Fold:
     labels: tuple[str, ...] = ()  # classes scored in this fold (both sides' shared classes); () = all
 
 
-class _ReadsAsJson:
-    """`obj["key"]` and `obj.get("key")` read the JSON view, as the untyped dicts these types replace did."""
-
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
-
-
 @dataclasses.dataclass(frozen=True)
-class Score(_ReadsAsJson):
+class Score(JsonView):
     """One score over the folds: its mean, standard deviation and value in each fold."""
 
     mean: float
@@ -63,20 +52,20 @@ class Score(_ReadsAsJson):
 
 
 @dataclasses.dataclass(frozen=True)
-class FoldMetrics(_ReadsAsJson):
-    """The metrics of one fold: `scores` as `metrics.compute_metrics` gives them, plus the fold's cost and name."""
+class FoldMetrics(JsonView):
+    """The metrics of one fold: its scores, plus the fold's cost and name."""
 
-    scores: Mapping[str, Any]
+    scores: Scores
     seconds: float
     name: str = ""  # the held-out corpus, when the fold has one
     epochs: int | None = None  # epochs a torch model trained for (early stopping)
 
     @property
     def ua(self) -> float:
-        return float(self.scores["ua"])
+        return self.scores.ua
 
     def to_dict(self) -> dict[str, Any]:
-        out = {**self.scores, "seconds": self.seconds}
+        out = {**self.scores.to_dict(), "seconds": self.seconds}
         if self.name:
             out["name"] = self.name
         if self.epochs is not None:
@@ -85,7 +74,7 @@ class FoldMetrics(_ReadsAsJson):
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelMetrics(_ReadsAsJson):
+class ModelMetrics(JsonView):
     """One model's metrics over an evaluation: each headline score over the folds, the pooled predictions'
     metrics, each corpus' share (several corpora only), every fold's, and the mean fold time."""
 
@@ -94,20 +83,18 @@ class ModelMetrics(_ReadsAsJson):
     macro_f1: Score
     macro_precision: Score
     macro_recall: Score
-    pooled: Mapping[str, Any]
+    pooled: Scores  # of all test predictions together
     folds: tuple[FoldMetrics, ...]
     seconds_per_fold: float
     per_corpus: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
-    def of(cls, folds: Sequence[FoldMetrics], *, pooled: Mapping[str, Any],
+    def of(cls, folds: Sequence[FoldMetrics], *, pooled: Scores,
            per_corpus: Mapping[str, Mapping[str, Any]] | None = None) -> ModelMetrics:
         """Summarise the folds: mean and (population) standard deviation of each score."""
-        from serkit.metrics import mean_std
-
         scores = {}
         for key in SCORES:
-            values = [f.scores[key] for f in folds]
+            values = [getattr(f.scores, key) for f in folds]
             mean, std = mean_std(values)
             scores[key] = Score(mean, std, tuple(values))
         return cls(**scores, pooled=pooled, folds=tuple(folds),
@@ -123,7 +110,7 @@ class ModelMetrics(_ReadsAsJson):
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: self.score(key).to_dict() for key in SCORES}
-        out["pooled"] = self.pooled
+        out["pooled"] = self.pooled.to_dict()
         if self.per_corpus is not None:
             out["per_corpus"] = self.per_corpus
         out["folds"] = [f.to_dict() for f in self.folds]
