@@ -144,3 +144,30 @@ def test_licence_and_language_tables_are_derived_from_the_readers():
     assert licence_lines(["manifest"]) == ["(user data: check its terms)"]
     assert commercial_use_allowed(["crema_d", "manifest"]) and not commercial_use_allowed(["crema_d", "savee"])
     assert licence_summary(["ravdess"]) == "non-commercial (inherits the licences of ravdess)"
+
+
+def test_a_wrapper_of_the_command_line_that_imports_the_plug_in_lists_it(tmp_path):
+    """The docs' recipe for a plug-in package: import it, then hand over to serkit.cli.main."""
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import plugin_example; plugin_example.register(); "
+              "from serkit.cli import main; raise SystemExit(main(['models']))")
+    r = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "toy_tree" in r.stdout and "[max_depth=4]" in r.stdout
+
+
+def test_a_registry_loads_an_entry_only_when_first_used_and_knows_its_aliases():
+    from serkit.registry import Registry
+
+    loaded = []
+    reg: Registry[str] = Registry("thing", fold_case=True)
+    reg.add_lazy("heavy", lambda: loaded.append(1) or "entry", aliases=("Big",))
+    assert loaded == [] and "heavy" in reg and reg.names() == ["heavy"]
+    assert reg.get("BIG") == "entry" and reg.get("heavy") == "entry" and loaded == [1]
+    with pytest.raises(UnknownNameError, match="unknown thing 'light'; valid choices: heavy"):
+        reg.get("light")
+    reg.remove("big")
+    assert "heavy" not in reg and len(reg) == 0
