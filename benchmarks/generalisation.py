@@ -69,7 +69,7 @@ def loco(ft, config, pick=None, rng=None) -> dict[str, float]:
         X_train, X_test = normalise_fold(config, tr, ft.X(spec.input, fold.test), ft.column("speaker", fold.test),
                                          ft.column("domain", fold.test), adapt)
         est = build_model(model.name, random_state=config.seed, **config.model_params(model))
-        spec.family.fit(est, X_train, tr["y"], groups=tr["speakers"], origin=tr["origin"])
+        spec.family.fit(est, X_train, tr.y, groups=tr.speakers, origin=tr.origin)
         pred = est.predict(X_test)
         out[fold.name] = unweighted_accuracy(ft.table["emotion"].to_numpy()[fold.test], np.asarray(pred))
     return out
@@ -198,8 +198,8 @@ def main() -> None:
     for label, cfg in (("before", old), ("new default", new)):
         within = dataclasses.replace(cfg, data=(str(data / "ravdess"),), protocol=Protocol.SPEAKER)
         r = evaluate(within, run=run)
-        m = next(iter(r.results.values())).metrics["ua"]
-        print(f"within RAVDESS, speaker-independent 5-fold, {label}: UA {m['mean']:.1%} ± {m['std']:.1%}")
+        m = next(iter(r.results.values())).metrics.ua
+        print(f"within RAVDESS, speaker-independent 5-fold, {label}: UA {m.mean:.1%} ± {m.std:.1%}")
 
 
 if __name__ == "__main__":

@@ -183,12 +183,12 @@ def test_augmented_copies_only_of_training_files_and_test_rows_untouched(tmp_pat
     csv_path = fx.make_speaker_manifest(tmp_path, speakers=4, per_class=2)  # 24 files, leave-one-speaker-out
     calls = []
 
-    def recorder(model_name, params, X_train, y_train, groups, origin, X_test, seed):
-        calls.append((X_train.copy(), np.asarray(y_train), np.asarray(groups), X_test.copy()))
-        classes = sorted(set(y_train))
-        return classes, np.full((len(X_test), len(classes)), 1 / len(classes)), 0.0, None
+    def recorder(job):
+        calls.append((job.X_train.copy(), np.asarray(job.y_train), np.asarray(job.groups), job.X_test.copy()))
+        classes = sorted(set(job.y_train))
+        return ev.FoldOutput(classes, np.full((len(job.X_test), len(classes)), 1 / len(classes)), 0.0)
 
-    monkeypatch.setattr(ev, "_fit_predict", recorder)
+    monkeypatch.setattr(ev, "run_fold", recorder)
     result = evaluate(str(csv_path), models="logreg", augment="noise", augment_copies=1, seed=5,
                       workers=1, jobs=1, progress=False)
     assert len(calls) == 4

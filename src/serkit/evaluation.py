@@ -19,19 +19,12 @@ import pandas as pd
 
 from serkit.errors import ConfigError, DataError
 from serkit.experiment import PROTOCOL_LABELS, ExperimentConfig, Protocol, RunOptions
-from serkit.metrics import compute_metrics, mean_std
+from serkit.feature_table import FeatureTable, TrainingRows, load_table
+from serkit.metrics import compute_metrics
+from serkit.results import EvaluationResult, Fold, FoldMetrics, ModelMetrics, ModelResult
 
-__all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "ModelResult", "Protocol", "evaluate",
-           "make_folds", "normalise_fold"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Fold:
-    index: int
-    train: np.ndarray
-    test: np.ndarray
-    name: str = ""  # the held-out corpus, for leave-one-corpus-out
-    labels: tuple[str, ...] = ()  # classes scored in this fold (both sides' shared classes); () = all
+__all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "FoldJob", "FoldOutput", "ModelResult",
+           "Protocol", "evaluate", "load_table", "make_folds", "normalise_fold"]
 
 
 def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, seed: int = 0) -> tuple[list[Fold], str]:
@@ -101,108 +94,57 @@ def _corpus_folds(table: pd.DataFrame) -> tuple[list[Fold], str]:
     return folds, f"leave-one-corpus-out over {len(folds)} corpora ({names}); each scored on the classes it shares"
 
 
-def _fit_predict(model_name: str, params: dict, X_train, y_train, groups, origin, X_test, seed: int):
-    """One fold: runs in a worker process, single-threaded."""
+@dataclasses.dataclass(frozen=True)
+class FoldJob:
+    """What one fold's fit-and-predict needs, sent as it is to a worker process.
+
+    Attributes:
+        model: the registry name of the model to build.
+        params: its options.
+        X_train: the (normalised) training rows.
+        y_train: their emotions.
+        groups: their speakers, for the model's own validation split.
+        origin: the original file of each row, so augmented copies stay on one side of that split.
+        X_test: the (normalised) test rows.
+        seed: the model's random state.
+    """
+
+    model: str
+    params: dict[str, Any]
+    X_train: np.ndarray
+    y_train: np.ndarray
+    groups: np.ndarray
+    origin: np.ndarray
+    X_test: np.ndarray
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldOutput:
+    """What one fold's model returns: its classes, the test rows' probabilities, its time and, for a model
+    trained by epochs, how many it ran."""
+
+    classes: list[str]
+    proba: np.ndarray
+    seconds: float
+    epochs: int | None = None
+
+
+def run_fold(job: FoldJob) -> FoldOutput:
+    """Fit one fold's model and predict its test rows; runs in a worker process, single-threaded."""
     from serkit.features.extract import limit_threads
 
     limit_threads()
     from serkit.models import build_model, get_model_spec
 
     t0 = time.perf_counter()
-    model = build_model(model_name, random_state=seed, **params)
-    get_model_spec(model_name).family.fit(model, X_train, y_train, groups=groups, origin=origin)
-    proba = model.predict_proba(X_test)
-    return list(model.classes_), proba, time.perf_counter() - t0, getattr(model, "n_epochs_", None)
+    model = build_model(job.model, random_state=job.seed, **job.params)
+    get_model_spec(job.model).family.fit(model, job.X_train, job.y_train, groups=job.groups, origin=job.origin)
+    proba = model.predict_proba(job.X_test)
+    return FoldOutput(list(model.classes_), proba, time.perf_counter() - t0, getattr(model, "n_epochs_", None))
 
 
-@dataclasses.dataclass
-class ModelResult:
-    model: str
-    metrics: dict
-    predictions: pd.DataFrame
-    labels: list[str]
-    fold_seconds: list[float]
-
-
-@dataclasses.dataclass
-class EvaluationResult:
-    config: ExperimentConfig
-    protocol_label: str
-    scheme: str
-    results: dict[str, ModelResult]
-    n_files: int
-    skipped: list[tuple[str, str]]
-    feature_seconds: float
-    folds: list[Fold] = dataclasses.field(default_factory=list)
-    table: "FeatureTable | None" = dataclasses.field(default=None, repr=False)  # the features behind it
-
-    @property
-    def best(self) -> str:
-        return max(self.results, key=lambda m: self.results[m].metrics["ua"]["mean"])
-
-
-class FeatureTable:
-    """Features of a dataset, extracted once (cached) and shared by every model, fold and the final training."""
-
-    def __init__(self, table: pd.DataFrame, config: ExperimentConfig, run: RunOptions) -> None:
-        from serkit.features import extract_features
-        from serkit.features.extract import Variant
-
-        extractors = config.extractors()
-        paths = table["path"].tolist()
-        cache = run.cache()
-        pool = run.pool()
-        res = extract_features(paths, extractors, cache=cache, workers=run.workers, executor=pool,
-                               progress=run.progress, desc="features")
-        self.skipped = [(paths[i], reason) for i, reason in sorted(res.failed.items())]
-        keep = [i for i in range(len(paths)) if i not in res.failed]
-        self.table = table.iloc[keep].reset_index(drop=True)
-        self.parts = [res.stacked(ex.name, keep) for ex in extractors]
-        self.aug_parts: list[list[np.ndarray]] = []
-        augment = ",".join(config.augment)
-        if augment and config.augment_copies > 0:
-            kept = self.table["path"].tolist()
-            for c in range(config.augment_copies):
-                variants = [Variant(augment, c, config.seed)] * len(kept)
-                ares = extract_features(kept, extractors, cache=cache, workers=run.workers, executor=pool,
-                                        progress=run.progress, variants=variants,
-                                        desc=f"augmented copy {c + 1}/{config.augment_copies}")
-                if ares.failed:
-                    i, reason = next(iter(ares.failed.items()))
-                    raise DataError(f"{kept[i]}: augmentation failed: {reason}")
-                self.aug_parts.append([ares.stacked(ex.name) for ex in extractors])
-        if config.normalizer.needs_speakers and self.table["speaker"].isna().any():
-            raise DataError(f"normalize={config.normalize.value!r} needs a speaker for every file", params=("normalize",))
-
-    def X(self, model_input: str, rows: np.ndarray | None = None, *, copy: int | None = None) -> np.ndarray:
-        from serkit.features.assemble import assemble
-
-        parts = self.parts if copy is None else self.aug_parts[copy]
-        if rows is not None:
-            parts = [p[rows] for p in parts]
-        return assemble(model_input, parts)
-
-    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
-        col = self.table[name] if name in self.table else pd.Series([None] * len(self.table))
-        return col.fillna("?").to_numpy()[rows]
-
-    def training_rows(self, model_input: str, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Training X, y, speakers, domains and origin (row of the original file) for one fold: originals
-        first, then their augmented copies; never test rows. The origin lets a model keep augmented copies
-        out of its validation part."""
-        n_copies = len(self.aug_parts)
-        return {
-            "X": np.concatenate([self.X(model_input, rows)] + [self.X(model_input, rows, copy=c)
-                                                               for c in range(n_copies)]),
-            "y": np.tile(self.table["emotion"].to_numpy()[rows], n_copies + 1),
-            "speakers": np.tile(self.column("speaker", rows), n_copies + 1),
-            "domains": np.tile(self.column("domain", rows), n_copies + 1),
-            "origin": np.tile(np.arange(len(rows)), n_copies + 1),
-            "n_originals": np.asarray(len(rows)),
-        }
-
-
-def normalise_fold(config: ExperimentConfig, train: dict[str, np.ndarray], X_test: np.ndarray,
+def normalise_fold(config: ExperimentConfig, train: TrainingRows, X_test: np.ndarray,
                    test_speakers: np.ndarray, test_domains: np.ndarray,
                    adaptation: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The fold's training and test X after the configured normalisation.
@@ -212,8 +154,8 @@ def normalise_fold(config: ExperimentConfig, train: dict[str, np.ndarray], X_tes
     of its adaptation rows when given (unlabelled files of that corpus), else the pooled training statistics.
     Per-speaker normalisation is transductive: each test speaker is z-scored with its own test files.
     """
-    X_train, fitted = config.normalizer.fit(train["X"], speakers=train["speakers"], domains=train["domains"],
-                                            n_originals=int(train["n_originals"]))
+    X_train, fitted = config.normalizer.fit(train.X, speakers=train.speakers, domains=train.domains,
+                                            n_originals=train.n_originals)
     return X_train, fitted.transform_test(X_test, speakers=test_speakers, domains=test_domains, adaptation=adaptation)
 
 
@@ -233,10 +175,10 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
         table = FeatureTable(full, config, run)
     ft = table
     if config.protocol is Protocol.CROSS:
-        part, y = ft.table["_part"].to_numpy(), ft.table["emotion"].to_numpy()
-        train_rows = np.flatnonzero(part == "train")
-        shared = tuple(c for c in _ordered(y[part == "test"]) if c in set(y[train_rows]))
-        test_rows = np.flatnonzero((part == "test") & np.isin(y, shared))
+        is_test, y = ft.is_test, ft.table["emotion"].to_numpy()
+        train_rows = np.flatnonzero(~is_test)
+        shared = tuple(c for c in _ordered(y[is_test]) if c in set(y[train_rows]))
+        test_rows = np.flatnonzero(is_test & np.isin(y, shared))
         folds = [Fold(0, train_rows, test_rows, "test data", shared)]
         scheme = (f"train on {', '.join(config.data)}; test on {', '.join(config.test_data)}; "
                   f"{len(shared)} shared classes")
@@ -252,15 +194,14 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
     for model in config.models:
         spec = get_model_spec(model.name)
         params = config.model_params(model)
-        jobs_list = []
+        jobs_list: list[FoldJob] = []
         for fold in folds:
             tr = ft.training_rows(spec.input, fold.train)
             X_test = ft.X(spec.input, fold.test)
             adapt = {d: ft.X(spec.input, rows) for d, rows in adaptation.get(fold.index, {}).items()}
             X_train, X_test = normalise_fold(config, tr, X_test, ft.column("speaker", fold.test),
                                              ft.column("domain", fold.test), adapt)
-            jobs_list.append((model.name, params, X_train, tr["y"], tr["speakers"], tr["origin"], X_test,
-                              config.seed))
+            jobs_list.append(FoldJob(model.name, params, X_train, tr.y, tr.speakers, tr.origin, X_test, config.seed))
         outs = _run_folds(jobs_list, jobs=run.jobs, desc=f"{model} folds", progress=run.progress)
         results[str(model)] = _collect(folds, outs, ft.table, label_set, str(model))
 
@@ -276,35 +217,6 @@ def _ordered(values) -> list[str]:
     from serkit.labels import ordered
 
     return ordered(set(np.asarray(values).tolist()))
-
-
-def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """The files of the config's data (and test data), one row each, with a `domain` column naming its corpus."""
-    import os
-
-    from serkit.corpora import load_dataset
-
-    ds = load_dataset(list(config.data), labels=config.labels)
-    table = ds.table
-    skipped = [(s.path, s.reason) for c in ds.corpora for s in c.skipped]
-    if config.protocol is Protocol.CROSS:
-        test_ds = load_dataset(list(config.test_data), labels=config.labels)
-        shared = [c for c in ds.labels if c in set(test_ds.labels)]
-        if len(shared) < 2:
-            raise DataError(f"train and test data share fewer than 2 classes ({', '.join(shared) or 'none'})")
-        # Every test file stays in the table: the scored ones are those of the shared classes, but adaptation
-        # (--adapt-files) draws its unlabelled files from all of them, so no label chooses that sample.
-        test_table = test_ds.table
-        overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
-        if overlap:
-            raise DataError(f"test_data shares {len(overlap)} file(s) with data (e.g. {sorted(overlap)[0]}); "
-                            "a cross-corpus test must not contain training files", params=("test_data", "data"))
-        table = table[table["emotion"].isin(shared)]
-        table = pd.concat([table.assign(_part="train"),
-                           test_table.assign(_part="test", domain="test:" + test_table["domain"].astype(str))],
-                          ignore_index=True)
-        skipped += [(s.path, s.reason) for c in test_ds.corpora for s in c.skipped]
-    return table.reset_index(drop=True), skipped
 
 
 def _adaptation_rows(ft: FeatureTable, folds: list[Fold], config: ExperimentConfig) -> dict[int, dict[str, np.ndarray]]:
@@ -329,40 +241,34 @@ def _adaptation_rows(ft: FeatureTable, folds: list[Fold], config: ExperimentConf
     return out
 
 
-def _run_folds(jobs_list: list[tuple], *, jobs: int, desc: str, progress: bool) -> list[tuple]:
+def _run_folds(jobs_list: list[FoldJob], *, jobs: int, desc: str, progress: bool) -> list[FoldOutput]:
     from tqdm.auto import tqdm
 
     if jobs <= 1 or len(jobs_list) <= 1:
-        return [_fit_predict(*j) for j in tqdm(jobs_list, desc=desc, disable=not progress, leave=False)]
+        return [run_fold(j) for j in tqdm(jobs_list, desc=desc, disable=not progress, leave=False)]
     from serkit.parallel import parallel_map
 
-    return list(tqdm(parallel_map(_fit_predict, jobs_list, n_jobs=jobs), total=len(jobs_list), desc=desc,
+    return list(tqdm(parallel_map(run_fold, [(j,) for j in jobs_list], n_jobs=jobs), total=len(jobs_list), desc=desc,
                      disable=not progress, leave=False))
 
 
-def _collect(folds: list[Fold], outs: list[tuple], table: pd.DataFrame, label_set: list[str],
+def _collect(folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, label_set: list[str],
              name: str) -> ModelResult:
-    fold_metrics, rows, seconds = [], [], []
+    fold_metrics, rows = [], []
     speakers = table["speaker"].fillna("?").to_numpy()
     genders = table["gender"].to_numpy()
     y_all = table["emotion"].to_numpy()
     tested = np.concatenate([f.test for f in folds])
-    for fold, (classes, proba, secs, n_epochs) in zip(folds, outs, strict=True):
-        pred = np.asarray(classes, dtype=object)[proba.argmax(1)]
+    for fold, out in zip(folds, outs, strict=True):
+        pred = np.asarray(out.classes, dtype=object)[out.proba.argmax(1)]
         yt = y_all[fold.test]
-        m = compute_metrics(yt, pred, list(fold.labels) or label_set, speakers=speakers[fold.test],
-                            genders=genders[fold.test])
-        m["seconds"] = secs
-        if fold.name:
-            m["name"] = fold.name
-        if n_epochs is not None:
-            m["epochs"] = n_epochs
-        fold_metrics.append(m)
-        seconds.append(secs)
+        scores = compute_metrics(yt, pred, list(fold.labels) or label_set, speakers=speakers[fold.test],
+                                 genders=genders[fold.test])
+        fold_metrics.append(FoldMetrics(scores, out.seconds, fold.name, out.epochs))
         full = np.zeros((len(fold.test), len(label_set)))
-        for j, c in enumerate(classes):
+        for j, c in enumerate(out.classes):
             if c in label_set:
-                full[:, label_set.index(c)] = proba[:, j]
+                full[:, label_set.index(c)] = out.proba[:, j]
         frame = pd.DataFrame({
             "path": table["path"].to_numpy()[fold.test],
             "speaker": table["speaker"].to_numpy()[fold.test],
@@ -377,23 +283,18 @@ def _collect(folds: list[Fold], outs: list[tuple], table: pd.DataFrame, label_se
     predictions = pd.concat(rows, ignore_index=True)
     pooled = compute_metrics(predictions["true"], predictions["predicted"], label_set,
                              speakers=predictions["speaker"].fillna("?"), genders=genders[tested])
-    summary: dict[str, Any] = {}
-    for key in ("ua", "wa", "macro_f1", "macro_precision", "macro_recall"):
-        mean, std = mean_std([m[key] for m in fold_metrics])
-        summary[key] = {"mean": mean, "std": std, "per_fold": [m[key] for m in fold_metrics]}
-    summary["pooled"] = pooled
+    per_corpus = None
     corpora = table["corpus"].to_numpy()[tested]
     if len(set(corpora)) > 1:
         # Each corpus' share of the test predictions (pooled over folds; one fold each under leave-one-corpus-out).
-        summary["per_corpus"] = {}
+        per_corpus = {}
         for c in sorted(set(corpora)):
             k = corpora == c
             present = [x for x in label_set if x in set(predictions["true"][k])]
             m = compute_metrics(predictions["true"][k], predictions["predicted"][k], present)
-            summary["per_corpus"][str(c)] = {key: m[key] for key in ("n", "ua", "wa", "macro_f1")}
-    summary["folds"] = fold_metrics
-    summary["seconds_per_fold"] = mean_std(seconds)[0]
-    return ModelResult(name, summary, predictions, label_set, seconds)
+            per_corpus[str(c)] = {"n": m.n, "ua": m.ua, "wa": m.wa, "macro_f1": m.macro_f1}
+    metrics = ModelMetrics.of(fold_metrics, pooled=pooled, per_corpus=per_corpus)
+    return ModelResult(name, metrics, predictions, label_set, [f.seconds for f in fold_metrics])
 
 
 def evaluation_config(**kwargs: Any) -> tuple[ExperimentConfig, RunOptions]:

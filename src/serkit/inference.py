@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serkit import audio
+from serkit.backends import Backend
 from serkit.bundle import LoadedBundle, load_bundle
 from serkit.errors import AudioError, BundleError, SerkitError, UnknownNameError
 from serkit.normalization import MIN_SPEAKER_FILES
@@ -101,12 +102,6 @@ def expand_paths(items: Iterable[str | Path], *, problems: list[tuple[str, str]]
         else:
             out.append(s)
     return out
-
-
-class Backend(str, Enum):
-    AUTO = "auto"  # ONNX when the bundle has an export (torch-free, fast start), else native
-    NATIVE = "native"
-    ONNX = "onnx"
 
 
 class Predictor:

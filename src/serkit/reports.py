@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from serkit.errors import ConfigError
 from serkit.io import atomic_write_text, write_folder_atomically
-
-if TYPE_CHECKING:  # pragma: no cover
-    from serkit.evaluation import EvaluationResult, ModelResult
+from serkit.results import EvaluationResult, ModelResult
 
 REPORT_KIND = "serkit-evaluation"
 
@@ -39,7 +37,7 @@ def check_report_folder(out: Path) -> None:
                           "(choose a new --output)")
 
 
-def summary_row(result: "EvaluationResult", r: "ModelResult") -> dict[str, Any]:
+def summary_row(result: EvaluationResult, r: ModelResult) -> dict[str, Any]:
     """The headline figures of one model's evaluation: the one flattening of metrics into a row."""
     m = r.metrics
     row: dict[str, Any] = {
@@ -51,24 +49,25 @@ def summary_row(result: "EvaluationResult", r: "ModelResult") -> dict[str, Any]:
         "n_files": result.n_files,
     }
     for key in ("ua", "wa", "macro_f1"):
-        row[key], row[f"{key}_std"] = m[key]["mean"], m[key]["std"]
-    row["seconds_per_fold"] = m["seconds_per_fold"]
+        row[key], row[f"{key}_std"] = m.score(key).mean, m.score(key).std
+    row["seconds_per_fold"] = m.seconds_per_fold
     return row
 
 
-def bundle_metrics(result: "EvaluationResult", r: "ModelResult") -> dict[str, Any]:
+def bundle_metrics(result: EvaluationResult, r: ModelResult) -> dict[str, Any]:
     """The evaluation behind a bundle, as its metrics.json and card read it."""
+    m = r.metrics
     row = summary_row(result, r)
     row.update({
-        "per_fold": {k: r.metrics[k]["per_fold"] for k in ("ua", "wa", "macro_f1")},
-        "fold_names": [f.get("name") for f in r.metrics["folds"]],
-        "per_class": r.metrics["pooled"]["per_class"],
-        "per_corpus": r.metrics.get("per_corpus"),
+        "per_fold": {k: list(m.score(k).per_fold) for k in ("ua", "wa", "macro_f1")},
+        "fold_names": [f.name or None for f in m.folds],
+        "per_class": m.pooled.to_dict()["per_class"],
+        "per_corpus": m.per_corpus,
     })
     return row
 
 
-def write_reports(result: "EvaluationResult", out: Path) -> None:
+def write_reports(result: EvaluationResult, out: Path) -> None:
     """metrics.json, classification_report.csv, confusion_matrix.png, predictions.csv (per model in a sub-folder
     when several, plus model_selection.csv and the best model's reports at the top), swapped in as one folder."""
     import pandas as pd
@@ -91,7 +90,7 @@ def write_reports(result: "EvaluationResult", out: Path) -> None:
     write_folder_atomically(out, fill)
 
 
-def _write_model_reports(result: "EvaluationResult", r: "ModelResult", out: Path) -> None:
+def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) -> None:
     import pandas as pd
 
     from serkit.metrics import confusion
@@ -102,44 +101,44 @@ def _write_model_reports(result: "EvaluationResult", r: "ModelResult", out: Path
         "kind": REPORT_KIND,
         **bundle_metrics(result, r),
         "labels": r.labels,
-        "macro_precision": r.metrics["macro_precision"]["mean"],
-        "macro_recall": r.metrics["macro_recall"]["mean"],
-        "folds": r.metrics["folds"],
-        "pooled": r.metrics["pooled"],
+        "macro_precision": r.metrics.macro_precision.mean,
+        "macro_recall": r.metrics.macro_recall.mean,
+        "folds": [f.to_dict() for f in r.metrics.folds],
+        "pooled": r.metrics.pooled.to_dict(),
         "feature_seconds": result.feature_seconds,
         "config": result.config.to_dict(),
         "skipped": [{"path": p, "reason": why} for p, why in result.skipped],
     }
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2))
-    pooled = r.metrics["pooled"]["per_class"]
-    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v for k, v in pooled[c].items()}}
-            for c in r.labels]
-    rows.append({"class": "macro avg", "precision": round(r.metrics["pooled"]["macro_precision"], 4),
-                 "recall": round(r.metrics["pooled"]["macro_recall"], 4),
-                 "f1": round(r.metrics["pooled"]["macro_f1"], 4),
-                 "support": int(sum(pooled[c]["support"] for c in r.labels))})
+    pooled = r.metrics.pooled
+    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v
+                            for k, v in pooled.per_class[c].to_dict().items()}} for c in r.labels]
+    rows.append({"class": "macro avg", "precision": round(pooled.macro_precision, 4),
+                 "recall": round(pooled.macro_recall, 4),
+                 "f1": round(pooled.macro_f1, 4),
+                 "support": int(sum(pooled.per_class[c].support for c in r.labels))})
     atomic_write_text(out / "classification_report.csv", pd.DataFrame(rows).to_csv(index=False))
     atomic_write_text(out / "predictions.csv", r.predictions.to_csv(index=False))
     title = f"{r.model} on {result.config.feature_spec()} — {result.protocol_label}"
     cm = confusion(r.predictions["true"], r.predictions["predicted"], r.labels)
     plot_confusion(cm, r.labels, out / "confusion_matrix.png",
-                   title=f"{title}\nUA {r.metrics['ua']['mean']:.1%} ± {r.metrics['ua']['std']:.1%}")
+                   title=f"{title}\nUA {r.metrics.ua.mean:.1%} ± {r.metrics.ua.std:.1%}")
     named = [f for f in result.folds if f.name]
     if len(named) > 1:
         # One confusion matrix per held-out corpus (leave-one-corpus-out): where each corpus goes wrong.
-        for fold, m in zip(result.folds, r.metrics["folds"], strict=True):
+        for fold, m in zip(result.folds, r.metrics.folds, strict=True):
             part = r.predictions[r.predictions["fold"] == fold.name]
             labels = list(fold.labels) or r.labels
             plot_confusion(confusion(part["true"], part["predicted"], labels), labels,
                            out / f"confusion_matrix_{_safe(fold.name)}.png",
-                           title=f"{title}\nheld out: {fold.name}, UA {m['ua']:.1%}")
+                           title=f"{title}\nheld out: {fold.name}, UA {m.ua:.1%}")
 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
-def format_summary(result: "EvaluationResult") -> str:
+def format_summary(result: EvaluationResult) -> str:
     """The table `serkit evaluate` prints."""
     rows = [summary_row(result, r) for r in result.results.values()]
     lines = [f"{result.protocol_label}: {result.scheme}; {result.n_files} files; features {result.config.feature_spec()}",
@@ -150,9 +149,9 @@ def format_summary(result: "EvaluationResult") -> str:
                      f"{row['wa_std']:4.1%} {row['macro_f1']:7.1%} ± {row['macro_f1_std']:4.1%} "
                      f"{row['seconds_per_fold']:7.1f}{mark}")
     for r in result.results.values():
-        named = [m for m in r.metrics["folds"] if m.get("name")]
+        named = [m for m in r.metrics.folds if m.name]
         if len(named) > 1:
-            lines.append(f"{r.model}, per held-out corpus: " + ", ".join(f"{m['name']} {m['ua']:.1%}" for m in named))
+            lines.append(f"{r.model}, per held-out corpus: " + ", ".join(f"{m.name} {m.ua:.1%}" for m in named))
     return "\n".join(lines)
 
 

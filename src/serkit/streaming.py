@@ -31,16 +31,14 @@ from serkit import audio
 from serkit.errors import AudioError, AudioProblem, ConfigError, SerkitError
 from serkit.inference import Prediction, Predictor, Timeline
 from serkit.segment import FRAME, SegmentConfig, Segmenter, SpeechSegment, frame_levels, speech_threshold
+from serkit.stream_options import HOP_SECONDS, SMOOTH_HOPS, STREAM_BOUNDS, WINDOW_SECONDS
 from serkit.validation import Bound
 
-HOP_SECONDS = 0.5
-WINDOW_SECONDS = 2.0
 # A label is given once the window holds this much speech: the first half second of an utterance
 # agrees with the whole clip's label far less often, and would anchor the smoothing on a wrong start
 # (72 RAVDESS clips, default model: 65% of labelled hops agree with `serkit predict` without this
 # rule, 78% with it; 75% after smoothing over 2 hops, with half the label changes).
 MIN_SPEECH_SECONDS = 1.0
-SMOOTH_HOPS = 2
 # A hop is speech when at least this share of its 20 ms frames rise above the speech threshold
 # (the segmenter's rule: 12 dB over the noise floor of the last 30 s, and above -55 dBFS).
 SPEECH_SHARE = 0.25
@@ -51,9 +49,7 @@ PCM_BYTES = 2  # 16-bit samples
 
 # Every numeric option of a stream and its valid range (`serkit listen` checks them before it starts).
 BOUNDS: dict[str, Bound] = {
-    "hop": Bound(float, 0.1, 5.0),
-    "window": Bound(float, 0.5, 30.0),
-    "smooth": Bound(int, 1, 100),
+    **STREAM_BOUNDS,
     "sample_rate": Bound(int, audio.MIN_SAMPLE_RATE, audio.MAX_SAMPLE_RATE),
 }
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from serkit.bundle import BundleConfig, check_output, save_bundle
 from serkit.experiment import ExperimentConfig, Protocol, RunOptions
+from serkit.results import EvaluationResult
 
 CARD_ADAPT_FILES = 30  # unlabelled files per held-out corpus for the card's adapted figure
 
@@ -36,11 +37,48 @@ def card_evaluations(config: ExperimentConfig, corpus_sizes: dict[str, int]) -> 
     return list(dict.fromkeys(out))
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingResult:
+    """A written bundle and what its card says: the evaluations behind it, in the order the card lists them.
+
+    Attributes:
+        path: the bundle folder.
+        model: the trained model, as `evaluations[i].results` names it.
+        evaluations: the evaluations run before training (none with `evaluate=False`).
+        train_seconds: the final fit's time.
+    """
+
+    path: Path
+    model: str
+    evaluations: tuple[EvaluationResult, ...]
+    train_seconds: float
+
+
 def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
           evaluate: bool = True) -> Path:
-    """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle."""
-    from serkit.evaluation import FeatureTable, load_table
+    """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle.
+
+    See `train_bundle` for the evaluations behind it as objects.
+    """
+    return train_bundle(config, output, run=run, evaluate=evaluate).path
+
+
+def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
+                 evaluate: bool = True) -> TrainingResult:
+    """Evaluate (unless evaluate=False), then fit the config's one model on all its data and write the bundle.
+
+    Args:
+        config: what to train; its one model.
+        output: the bundle folder to write (new, or an earlier bundle's).
+        run: how to run it (cache, workers, progress).
+        evaluate: run the card's evaluations first, so the card has honest scores.
+
+    Returns:
+        The bundle's path and the evaluations behind its card, for callers (the CLI) that print them
+        without reading metrics.json back.
+    """
     from serkit.evaluation import evaluate as run_evaluation
+    from serkit.feature_table import FeatureTable, load_table
     from serkit.features import FEATURE_VERSION
     from serkit.models import build_model, get_model_spec
     from serkit.reports import bundle_card, bundle_metrics, write_reports
@@ -59,16 +97,16 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
             results.append(run_evaluation(ev, run=run, table=ft))
 
     spec = get_model_spec(model.name)
-    rows = np.arange(len(ft.table)) if "_part" not in ft.table else np.flatnonzero(ft.table["_part"] != "test")
+    rows = np.flatnonzero(~ft.is_test)
     tr = ft.training_rows(spec.input, rows)
-    X, normalizer = config.normalizer.fit(tr["X"], speakers=tr["speakers"], domains=tr["domains"],
-                                          n_originals=int(tr["n_originals"]))
+    X, normalizer = config.normalizer.fit(tr.X, speakers=tr.speakers, domains=tr.domains,
+                                          n_originals=tr.n_originals)
     params = config.model_params(model)
     if spec.family.trains_by_epochs:
         params["verbose"] = run.progress
     t0 = time.perf_counter()
     estimator = build_model(model.name, random_state=config.seed, **params)
-    spec.family.fit(estimator, X, tr["y"], groups=tr["speakers"], origin=tr["origin"])
+    spec.family.fit(estimator, X, tr.y, groups=tr.speakers, origin=tr.origin)
     train_seconds = time.perf_counter() - t0
 
     used = ft.table.iloc[rows]
@@ -96,4 +134,5 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
                 f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
             write_reports(r, folder / name)
 
-    return save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)
+    path = save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)
+    return TrainingResult(path, str(model), tuple(results), train_seconds)

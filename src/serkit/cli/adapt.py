@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from serkit.cli.options import Formatter, add_run_options, run_from
+from serkit.cli.options import (
+    Formatter,
+    add_predictor_options,
+    add_run_options,
+    run_from,
+)
 from serkit.cli.output import EXIT_OK
 
 
@@ -15,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "folder layout; at least 10) and write a new bundle that normalises every input "
                                     "with them. The model must be trained with --normalize corpus.")
     ad.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs; no labels")
-    ad.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    add_predictor_options(ad, backend=False)
     ad.add_argument("--output", required=True, metavar="NEW_BUNDLE", help="adapted bundle folder to write")
     add_run_options(ad, only=("workers", "progress", "scheduler"))
     ad.set_defaults(handler=cmd_adapt)

@@ -30,8 +30,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"protocol": r.config.protocol.value, "protocol_label": r.protocol_label, "scheme": r.scheme,
                           "features": r.config.feature_spec(), "n_files": r.n_files, "best": r.best,
-                          "results": [{**summary_row(r, m), "per_fold": m.metrics["ua"]["per_fold"],
-                                       "fold_names": [f.get("name") for f in m.metrics["folds"]]}
+                          "results": [{**summary_row(r, m), "per_fold": list(m.metrics.ua.per_fold),
+                                       "fold_names": [f.name or None for f in m.metrics.folds]}
                                       for m in r.results.values()]}, indent=2))
     else:
         print(format_summary(r))

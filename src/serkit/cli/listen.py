@@ -14,15 +14,21 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from serkit.cli.options import Formatter
+from serkit.cli.options import Formatter, add_predictor_options
 from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, segment_line
+from serkit.stream_options import (
+    HOP_SECONDS,
+    SMOOTH_HOPS,
+    STREAM_BOUNDS,
+    WINDOW_SECONDS,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
 STDIN = "-"
-# serkit.streaming's defaults, spelled out so `serkit --help` imports nothing heavy (a test keeps them in step).
-DEFAULT_HOP, DEFAULT_WINDOW, DEFAULT_SMOOTH = 0.5, 2.0, 2
+# A stream's defaults and ranges, declared once in serkit.stream_options (light: `serkit --help` stays fast).
+DEFAULT_HOP, DEFAULT_WINDOW, DEFAULT_SMOOTH = HOP_SECONDS, WINDOW_SECONDS, SMOOTH_HOPS
 BLOCK_SECONDS = 0.1  # how much audio each read hands on: a tenth of a second keeps updates prompt
 MIC_BACKLOG_SECONDS = 5.0  # microphone audio waiting to be processed; past this it is dropped (and said so)
 PIPE_HINT = "arecord -f S16_LE -r 16000 -c 1 | serkit listen -"
@@ -47,16 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--realtime", action="store_true", help="play FILE at real-time pace (default: as fast as possible)")
     ls.add_argument("--format", default="text", choices=["text", "jsonl"],
                     help="text: a line per hop for people; jsonl: one JSON object per hop, then the summary")
-    ls.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
-    ls.add_argument("--backend", default="auto", choices=["auto", "native", "onnx"], help="runtime (see predict)")
+    add_predictor_options(ls)
     ls.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                     help="below this top probability the label is 'uncertain'")
-    ls.add_argument("--hop", type=float, default=DEFAULT_HOP, metavar="S", help="seconds between updates (0.1-5)")
+    hop, window, smooth = (STREAM_BOUNDS[k] for k in ("hop", "window", "smooth"))
+    ls.add_argument("--hop", type=float, default=DEFAULT_HOP, metavar="S",
+                    help=f"seconds between updates ({hop.low:g}-{hop.high:g})")
     ls.add_argument("--window", type=float, default=DEFAULT_WINDOW, metavar="S",
                     help="seconds of audio each update's label is predicted from, once they hold 1 s of speech "
-                         "(0.5-30, at least --hop)")
+                         f"({window.low:g}-{window.high:g}, at least --hop)")
     ls.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH, metavar="N",
-                    help="the shown label averages the probabilities of the last N labelled hops (1-100)")
+                    help=f"the shown label averages the probabilities of the last N labelled hops "
+                         f"({smooth.low:g}-{smooth.high:g})")
     ls.set_defaults(handler=cmd_listen)
 
 

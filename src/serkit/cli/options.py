@@ -1,12 +1,13 @@
 """Options shared by several subcommands: the experiment's (generated from ExperimentConfig's fields), the run's,
-and the help formatter."""
+those that load a predictor, and the help formatter."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-# Spelled out rather than read from the registry, so `serkit --help` imports nothing; a test keeps it in step.
+# Spelled out rather than read from the registry (the feature modules import numpy), so `serkit --help` stays
+# light; tests/test_cli.py keeps it in step with serkit.features.feature_names().
 FEATURE_SETS = "spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder"
 
 
@@ -101,3 +102,15 @@ def run_from(args: argparse.Namespace):
     from serkit.experiment import RunOptions
 
     return RunOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunOptions) if hasattr(args, f.name)})
+
+
+def add_predictor_options(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
+    """The options that load a predictor, declared once for every command that has them: --model BUNDLE and,
+    where the command can run either runtime, --backend (choices: the `Backend` enum's values)."""
+    p.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    if backend:
+        from serkit.backends import Backend
+
+        p.add_argument("--backend", default=Backend.AUTO.value, choices=[b.value for b in Backend],
+                       help="runtime: onnx runs the exported files without torch (needs `serkit export BUNDLE`); "
+                            "auto uses them when the bundle has them")

@@ -7,7 +7,12 @@ import json
 import sys
 from enum import Enum
 
-from serkit.cli.options import Formatter, add_run_options, run_from
+from serkit.cli.options import (
+    Formatter,
+    add_predictor_options,
+    add_run_options,
+    run_from,
+)
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit, segment_line
 
 
@@ -26,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Predict emotions. Audio longer than 10 s (or any, with --segment) is split on "
                                     "speech and gets a per-segment timeline. Exit code 1 when some files failed.")
     pr.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs")
-    pr.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    add_predictor_options(pr)
     pr.add_argument("--format", default="table", choices=[f.value for f in Format],
                     help="output format; jsonl and csv write each file's line as soon as its batch is done")
     pr.add_argument("--output", default=None, metavar="FILE",
@@ -39,9 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                     help="below this top probability the label is 'uncertain'")
     pr.add_argument("--segment", action="store_true", help="segment every file on speech, however short")
-    pr.add_argument("--backend", default="auto", choices=["auto", "native", "onnx"],
-                    help="runtime: onnx runs the exported files without torch (needs `serkit export BUNDLE`); auto "
-                         "uses them when the bundle has them")
     pr.add_argument("--adapt", action="store_true",
                     help="adapt the model on the files being predicted (at least 10; transductive, labelled so)")
     add_run_options(pr, only=("scheduler", "progress"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from serkit.cli.options import Formatter
+from serkit.cli.options import Formatter, add_predictor_options
 from serkit.cli.output import EXIT_OK
 
 
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "WebSocket /api/stream). "
                                     "The model is loaded, and predicts once, before the port is bound.")
     serve_defaults = ServerSettings()
-    sv.add_argument("--model", default=None, metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    add_predictor_options(sv, backend=False)
     sv.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     sv.add_argument("--port", type=option_type("port"), default=8000, help="TCP port (1-65535)")
     sv.add_argument("--max-upload-mb", type=option_type("max_upload_mb"), default=serve_defaults.max_upload_mb,

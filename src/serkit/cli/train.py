@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from serkit.cli.options import Formatter, add_experiment_options, add_run_options, experiment_from, run_from
 from serkit.cli.output import EXIT_OK
@@ -21,11 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from serkit.training import train
+    from serkit.training import train_bundle
 
-    out = train(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
-    m = json.loads((out / "metrics.json").read_text())
-    scores = "".join(f"; {e['protocol_label']} UA {e['ua']:.1%} ± {e['ua_std']:.1%}" for e in m.get("evaluations", []))
-    print(f"model bundle written to {out}{scores}")
+    done = train_bundle(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
+    scores = "".join(f"; {e.protocol_label} UA {e.results[done.model].metrics.ua.mean:.1%} ± "
+                     f"{e.results[done.model].metrics.ua.std:.1%}" for e in done.evaluations)
+    print(f"model bundle written to {done.path}{scores}")
     return EXIT_OK
 

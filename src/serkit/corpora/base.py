@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from serkit import audio
 from serkit.errors import AudioError, CorpusError, UnknownNameError
@@ -25,6 +25,31 @@ if TYPE_CHECKING:
 # Columns every table has, in this order; readers may add their own after them.
 # `recovered`: speaker and emotion came from the folders, the file name breaks the scheme.
 COLUMNS = ("path", "corpus", "speaker", "gender", "language", "label", "emotion", "duration", "recovered")
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """What serkit knows about a corpus beyond its naming scheme: declared once, on its reader.
+
+    Model cards, the Predictor's description and the web page read the language and the licence from here;
+    the command line finds the reader by its name or an alias.
+
+    Attributes:
+        name: the registry name (`--data NAME=PATH`, the `corpus` column).
+        language: the language code written in the table's `language` column ("" when unknown).
+        language_name: the language as cards name it ("English").
+        licence: one line naming the terms the recordings come with ("" for user data: none known).
+        commercial_use: whether those terms allow commercial use; a model trained on a corpus that does not
+            inherits that restriction.
+        aliases: other spellings the command line accepts (`crema-d`).
+    """
+
+    name: str
+    language: str = ""
+    language_name: str = ""
+    licence: str = ""
+    commercial_use: bool = True
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,10 +171,15 @@ class CorpusReader(ABC):
     something agrees; such rows are marked `recovered` and listed in the scan.
     """
 
-    name: str = ""
-    language: str = ""
+    info: ClassVar[CorpusInfo] = CorpusInfo("")
+    name: ClassVar[str] = ""  # info.name and info.language, set from `info` for every subclass
+    language: ClassVar[str] = ""
     # The corpus' own labels -> the unified emotion (for labels read from folders).
     labels: Mapping[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.language = cls.info.name, cls.info.language
 
     @abstractmethod
     def parse(self, path: Path, root: Path) -> dict | None:

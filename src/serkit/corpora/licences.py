@@ -1,41 +1,34 @@
 """The terms each corpus' recordings come with, and the language spoken: what a model trained on
-them inherits. One table, read by model cards, the Predictor's description and the web page."""
+them inherits. Read by model cards, the Predictor's description and the web page, and derived from the
+`CorpusInfo` each reader declares (`serkit.corpora.registry`), so a corpus states them once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-LICENCES = {
-    "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
-    "savee": "SAVEE: free for research use (Haq & Jackson, University of Surrey)",
-    "crema_d": "CREMA-D: Open Database License (ODbL) / Database Contents License",
-    "tess": "TESS: CC BY-NC-ND 4.0 (University of Toronto)",
-    "emodb": "EMO-DB: free for research use (TU Berlin)",
-    "emovo": "EMOVO: research use (Costantini et al. 2014)",
-    "urdu": "URDU: research use (Latif et al. 2018)",
-    "nemo": "nEMO: CC BY-NC-SA 4.0 (Christop 2024) — non-commercial, share-alike",
-}
-# Corpora whose terms exclude commercial use (non-commercial licences and research-only terms).
-NON_COMMERCIAL = frozenset({"ravdess", "savee", "tess", "emodb", "emovo", "urdu", "nemo"})
-LANGUAGES = {"ravdess": "English", "savee": "English", "crema_d": "English", "tess": "English",
-             "emodb": "German", "emovo": "Italian", "urdu": "Urdu", "nemo": "Polish"}
+from serkit.corpora.base import CorpusInfo
+from serkit.corpora.registry import corpus_info
 
 
 def _base(name: str) -> str:
     return name.split("#", 1)[0]
 
 
+def _known(corpora: Iterable[str]) -> list[CorpusInfo]:
+    infos = (corpus_info(c) for c in dict.fromkeys(_base(c) for c in corpora))
+    return [i for i in infos if i is not None]
+
+
 def licence_lines(corpora: Iterable[str]) -> list[str]:
-    names = list(dict.fromkeys(_base(c) for c in corpora))
-    return [LICENCES[c] for c in names if c in LICENCES] or ["(user data: check its terms)"]
+    return [i.licence for i in _known(corpora) if i.licence] or ["(user data: check its terms)"]
 
 
 def commercial_use_allowed(corpora: Iterable[str]) -> bool:
-    return not any(_base(c) in NON_COMMERCIAL for c in corpora)
+    return all(i.commercial_use for i in _known(corpora))
 
 
 def languages(corpora: Iterable[str]) -> list[str]:
-    return sorted({LANGUAGES[_base(c)] for c in corpora if _base(c) in LANGUAGES})
+    return sorted({i.language_name for i in _known(corpora) if i.language_name})
 
 
 def licence_summary(corpora: Iterable[str]) -> str:

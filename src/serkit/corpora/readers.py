@@ -6,7 +6,7 @@ import csv
 import re
 from pathlib import Path
 
-from serkit.corpora.base import CorpusReader
+from serkit.corpora.base import CorpusInfo, CorpusReader
 from serkit.errors import CorpusError
 
 _RAVDESS_EMOTIONS = {
@@ -16,8 +16,11 @@ _RAVDESS_EMOTIONS = {
 
 
 class Ravdess(CorpusReader):
-    name = "ravdess"
-    language = "en"
+    info = CorpusInfo("ravdess",
+                      language="en",
+                      language_name="English",
+                      licence="RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
+                      commercial_use=False)
     labels = _RAVDESS_EMOTIONS
     _re = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
     _actor_folder = re.compile(r"Actor_(\d\d)")
@@ -67,8 +70,11 @@ _CREMA_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 
 
 class CremaD(CorpusReader):
-    name = "crema_d"
-    language = "en"
+    info = CorpusInfo("crema_d",
+                      language="en",
+                      language_name="English",
+                      licence="CREMA-D: Open Database License (ODbL) / Database Contents License",
+                      aliases=("cremad", "crema-d"))
     labels = _CREMA_EMOTIONS
     _re = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})")
 
@@ -117,8 +123,11 @@ _TESS_AGE = {"OAF": 64, "YAF": 26}
 
 
 class Tess(CorpusReader):
-    name = "tess"
-    language = "en"
+    info = CorpusInfo("tess",
+                      language="en",
+                      language_name="English",
+                      licence="TESS: CC BY-NC-ND 4.0 (University of Toronto)",
+                      commercial_use=False)
     labels = _TESS_EMOTIONS
     # Labels come from the file name: folder names vary between releases.
     _re = re.compile(r"(OAF|YAF)_(.+)_(angry|disgust|fear|happy|neutral|ps|sad)", re.IGNORECASE)
@@ -158,8 +167,11 @@ _SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
 
 
 class Savee(CorpusReader):
-    name = "savee"
-    language = "en"
+    info = CorpusInfo("savee",
+                      language="en",
+                      language_name="English",
+                      licence="SAVEE: free for research use (Haq & Jackson, University of Surrey)",
+                      commercial_use=False)
     labels = _SAVEE_EMOTIONS
     _flat = re.compile(r"(DC|JE|JK|KL)_(a|d|f|h|n|sa|su)(\d\d)")
     _nested = re.compile(r"(a|d|f|h|n|sa|su)(\d\d)")
@@ -195,8 +207,12 @@ _EMODB_FEMALE = {"08", "09", "13", "14", "16"}
 
 
 class EmoDb(CorpusReader):
-    name = "emodb"
-    language = "de"
+    info = CorpusInfo("emodb",
+                      language="de",
+                      language_name="German",
+                      licence="EMO-DB: free for research use (TU Berlin)",
+                      commercial_use=False,
+                      aliases=("emo-db", "emo_db"))
     labels = _EMODB_EMOTIONS
     _re = re.compile(r"(03|08|09|10|11|12|13|14|15|16)(a0[12457]|b0[1239]|b10)([WLEAFTN])([a-z])")
 
@@ -222,8 +238,11 @@ _EMOVO_EMOTIONS = {"dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "f
 
 
 class Emovo(CorpusReader):
-    name = "emovo"
-    language = "it"
+    info = CorpusInfo("emovo",
+                      language="it",
+                      language_name="Italian",
+                      licence="EMOVO: research use (Costantini et al. 2014)",
+                      commercial_use=False)
     labels = _EMOVO_EMOTIONS
     _re = re.compile(r"(dis|gio|neu|pau|rab|sor|tri)-([fm][123])-(b[1-3]|d[12]|l[1-4]|n[1-5])")
     _speaker_folder = re.compile(r"[fm][123]")
@@ -252,8 +271,11 @@ _URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
 
 
 class Urdu(CorpusReader):
-    name = "urdu"
-    language = "ur"
+    info = CorpusInfo("urdu",
+                      language="ur",
+                      language_name="Urdu",
+                      licence="URDU: research use (Latif et al. 2018)",
+                      commercial_use=False)
     labels = _URDU_EMOTIONS
     _re = re.compile(r"S([MF])(\d+)_F(\d+)_([AHNS])(\d+)")
 
@@ -288,8 +310,11 @@ _GENDERS = {"female": "female", "f": "female", "male": "male", "m": "male"}
 class Nemo(CorpusReader):
     """nEMO (Polish): `samples/EB0_anger_12.wav`; gender, age and sentence text from data.tsv."""
 
-    name = "nemo"
-    language = "pl"
+    info = CorpusInfo("nemo",
+                      language="pl",
+                      language_name="Polish",
+                      licence="nEMO: CC BY-NC-SA 4.0 (Christop 2024) — non-commercial, share-alike",
+                      commercial_use=False)
     labels = _NEMO_EMOTIONS
     _re = re.compile(r"(EB0|IC0|KD0|KS0|MK0|MP0|SM0|TP0|WR0)_(anger|fear|happiness|neutral|sadness|surprised)_(\d+)")
 
@@ -353,8 +378,7 @@ class Nemo(CorpusReader):
 class LabelFolders(CorpusReader):
     """Any tree whose audio sits in a folder named after its emotion (`happy/x.wav`)."""
 
-    name = "folders"
-    language = ""
+    info = CorpusInfo("folders", aliases=("folder",))
 
     def __init__(self, *, speaker_from: str | None = None) -> None:
         self.speaker_from = speaker_from

@@ -2,47 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from serkit.corpora.base import Corpus, CorpusReader, list_audio_files
+from serkit.corpora.base import Corpus, CorpusInfo, CorpusReader, list_audio_files
 from serkit.corpora.manifest import read_manifest
 from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Nemo, Ravdess, Savee, Tess, Urdu
 from serkit.errors import CorpusError, DataError, UnknownNameError
 from serkit.labels import resolve_label_set
+from serkit.registry import Registry
 
 if TYPE_CHECKING:
     import pandas as pd
 
-READERS: dict[str, Callable[[], CorpusReader]] = {
-    "ravdess": Ravdess,
-    "crema_d": CremaD,
-    "tess": Tess,
-    "savee": Savee,
-    "emodb": EmoDb,
-    "emovo": Emovo,
-    "urdu": Urdu,
-    "nemo": Nemo,
-    "folders": LabelFolders,
-}
-CORPUS_NAMES: tuple[str, ...] = tuple(READERS) + ("manifest",)
-_ALIASES = {"cremad": "crema_d", "crema-d": "crema_d", "emo-db": "emodb", "emo_db": "emodb", "folder": "folders"}
+# Reader classes by their `info.name` (and aliases), in the order auto-detection tries them.
+READERS: Registry[type[CorpusReader]] = Registry("corpus", fold_case=True)
+MANIFEST = "manifest"  # a CSV manifest: not a reader of a naming scheme, but a name --data accepts
+
+
+def register_corpus(reader: type[CorpusReader], *, replace: bool = False) -> None:
+    """Make a corpus reader available by its `info.name` and aliases: `--data NAME=PATH`, auto-detection,
+    and the language and licence its models' cards state.
+
+    Raises:
+        ConfigError: the name or an alias is taken (unless replace=True).
+    """
+    READERS.add(reader.info.name, reader, aliases=reader.info.aliases, replace=replace)
+
+
+for _reader in (Ravdess, CremaD, Tess, Savee, EmoDb, Emovo, Urdu, Nemo, LabelFolders):
+    register_corpus(_reader)
+
+
+def corpus_names() -> list[str]:
+    """Every name --data NAME=PATH accepts: the registered readers', then `manifest`."""
+    return [*READERS.names(), MANIFEST]
+
+
+def corpus_info(name: str) -> CorpusInfo | None:
+    """What is known about a corpus by name or alias (`crema-d`, `ravdess#2` for a second copy); None for a
+    name no reader has (a manifest, user data)."""
+    base = name.split("#", 1)[0]
+    try:
+        return READERS.get(base).info
+    except UnknownNameError:
+        return None
 
 
 def get_reader(name: str) -> CorpusReader:
-    key = _ALIASES.get(name.lower(), name.lower())
-    if key not in READERS:
-        raise UnknownNameError("corpus", name, CORPUS_NAMES)
-    return READERS[key]()
+    try:
+        return READERS.get(name)()
+    except UnknownNameError:
+        raise UnknownNameError("corpus", name, corpus_names()) from None
 
 
 def detect(root: str | Path) -> str:
     """Pick the reader whose naming scheme fits most audio files under root."""
     root = Path(root)
     if root.is_file() and root.suffix.lower() == ".csv":
-        return "manifest"
+        return MANIFEST
     files, unreadable = list_audio_files(root)
     if not files:
         why = ""
@@ -62,7 +82,7 @@ def detect(root: str | Path) -> str:
     if best_share < 0.5:
         raise CorpusError(
             f"{root}: cannot tell which corpus this is ({best_share:.0%} of names fit the best guess, {best or 'none'}); "
-            f"pass corpus as one of: {', '.join(CORPUS_NAMES)}", params=("corpus",)
+            f"pass corpus as one of: {', '.join(corpus_names())}", params=("corpus",)
         )
     return best
 
@@ -73,7 +93,7 @@ def scan(path: str | Path, *, corpus: str | None = None, check_audio: bool = Tru
     if not path.exists():
         raise CorpusError(f"{path}: not found")
     name = corpus or detect(path)
-    if name == "manifest":
+    if name == MANIFEST:
         return read_manifest(path, check_audio=check_audio)
     if path.is_file():
         raise CorpusError(f"{path}: a corpus is a folder (or a .csv manifest), not a single file")

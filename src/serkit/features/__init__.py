@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from serkit.features.base import (
+    EXTRACTORS,
     FEATURE_VERSION,
     FeatureConfig,
     FeatureExtractor,
@@ -49,7 +50,7 @@ register("compare", _compare)
 register("whisper_encoder", _whisper)
 
 __all__ = [
-    "FEATURE_VERSION", "ExtractionResult", "FeatureCache", "FeatureConfig", "FeatureExtractor", "FeatureKind",
+    "EXTRACTORS", "FEATURE_VERSION", "ExtractionResult", "FeatureCache", "FeatureConfig", "FeatureExtractor", "FeatureKind",
     "Variant", "default_cache_dir", "extract_features", "feature_names", "get_extractor",
     "register",
 ]

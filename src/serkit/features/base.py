@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from serkit.errors import ConfigError, UnknownNameError
+from serkit.registry import Registry
 
 # Bump when any extractor's numbers change for the same config: invalidates every cache
 # entry and makes bundles trained on older features refuse to load.
@@ -135,20 +136,26 @@ class FeatureExtractor(ABC):
         return {"name": self.name, "kind": self.kind.value, "config": self.config_dict(), "version": FEATURE_VERSION}
 
 
-_REGISTRY: dict[str, Callable[[], type[FeatureExtractor]]] = {}
+EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature set")
 
 
-def register(name: str, loader: Callable[[], type[FeatureExtractor]]) -> None:
-    _REGISTRY[name] = loader
+def register(name: str, loader: Callable[[], type[FeatureExtractor]], *, replace: bool = False) -> None:
+    """Make a feature set available by name: `loader()` returns its `FeatureExtractor` class and is called the
+    first time the name is used, so a feature set whose module imports torch costs nothing until then.
+
+    Args:
+        name: the registry name (`--features NAME[OPTS]`), the class' `name`.
+        loader: returns the extractor class.
+        replace: allow replacing a registered name (otherwise a ConfigError).
+    """
+    EXTRACTORS.add_lazy(name, loader, replace=replace)
 
 
 def feature_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(EXTRACTORS)
 
 
 def get_extractor(name: str, config: dict[str, Any] | None = None) -> FeatureExtractor:
     """An extractor by registry name; config (a dict, as stored in bundles) overrides defaults."""
-    if name not in _REGISTRY:
-        raise UnknownNameError("feature set", name, feature_names())
-    cls = _REGISTRY[name]()
+    cls = EXTRACTORS.get(name)
     return cls(**(config or {}))  # overrides: an unknown option is an UnknownNameError, not a TypeError

@@ -9,6 +9,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from serkit.metrics import unweighted_accuracy
+from serkit.models.options import TorchOptions
+
+_DEFAULTS = TorchOptions()  # the options' one declaration, with their ranges
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -22,12 +25,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self,
         arch: str = "mlp",
         *,
-        epochs: int = 60,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 8,
-        validation_fraction: float = 0.15,
+        epochs: int = _DEFAULTS.epochs,
+        batch_size: int = _DEFAULTS.batch_size,
+        lr: float = _DEFAULTS.lr,
+        weight_decay: float = _DEFAULTS.weight_decay,
+        patience: int = _DEFAULTS.patience,
+        validation_fraction: float = _DEFAULTS.validation_fraction,
         class_weight: str | None = "balanced",
         random_state: int = 0,
         verbose: bool = False,

@@ -1,0 +1,17 @@
+"""The runtimes a model bundle can predict with: one closed vocabulary, importable without numpy.
+
+`Predictor.load(backend=...)` takes it, and the command line's `--backend` choices are its values, so
+`serkit --help` builds its parser without loading the prediction stack.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = ["Backend"]
+
+
+class Backend(str, Enum):
+    AUTO = "auto"  # ONNX when the bundle has an export (torch-free, fast start), else native
+    NATIVE = "native"
+    ONNX = "onnx"
