@@ -592,7 +592,12 @@ def streamed_flac(data: np.ndarray, sample_rate: int = 16_000) -> bytes:
     34 bytes start at 8): sample rate 20 bits, channels 3, bits per sample 5, then total_samples
     36 bits (the low nibble of byte 13 and bytes 14..17), then the MD5 (bytes 18..33).
     """
-    raw = bytearray(wav_bytes(data, sample_rate, format="FLAC"))
+    return forget_flac_length(wav_bytes(data, sample_rate, format="FLAC"))
+
+
+def forget_flac_length(flac: bytes) -> bytes:
+    """The FLAC ``flac`` with its STREAMINFO's total_samples and MD5 zeroed (see ``streamed_flac``)."""
+    raw = bytearray(flac)
     assert raw[:4] == b"fLaC" and raw[4] & 0x7F == 0 and int.from_bytes(raw[5:8], "big") == 34
     info = 8
     raw[info + 13] &= 0xF0

@@ -140,6 +140,22 @@ def relax_malloc_trim() -> None:
 
 
 _MALLOC_RELAXED = False
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by this process back to the system (glibc's malloc_trim; nothing elsewhere).
+
+    glibc keeps freed blocks for reuse, in every thread's arena: after a large refused upload was
+    decoded block by block, a server would go on holding tens of MB it no longer uses.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
