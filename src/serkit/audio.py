@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ _PLAUSIBLE_FRAMES = 2**40
 # libsndfile's public SF_ERR_UNRECOGNISED_FORMAT, and its SFE_BAD_SEEK ("Internal psf_fseek()
 # failed"): the error a read of a stream of unknown length raises once it has decoded up to the end.
 _SF_ERR_UNRECOGNISED_FORMAT = 1
+# ... and its SFE_BAD_FILE ("File does not exist or is not a regular file (possibly a pipe?)"): what it says of
+# a file it opened by name (the same bytes in memory get SF_ERR_UNRECOGNISED_FORMAT) when no format reads them.
+# The file exists (it was opened here first), so both mean "not audio", from the CLI and the server alike.
+_SF_ERR_NOT_AUDIO = frozenset({_SF_ERR_UNRECOGNISED_FORMAT, 7})
+# libsndfile opens its messages with "Error opening '<path>': " or "Error opening <_Bytes object at 0x...>: ":
+# the path is already in serkit's message, and a repr with an address is nothing a user can use.
+_OPENING = re.compile(r"^Error opening (?:'.*'|<[^>]*>): ")
 _SFE_BAD_SEEK = 39
 _UNKNOWN_LENGTH_BLOCK = 1 << 16  # frames per read when the header gives no length
 # An MP3 header's frame count is an estimate: encoder delay and padding may leave the decoder up
@@ -196,6 +204,88 @@ def _inspect(fh: BinaryIO) -> _Header:
         fh.seek(was)
 
 
+# MPEG audio frame headers (ISO 11172-3, 13818-3): kbps by (MPEG-1?, layer) and bitrate index 1..14, and the
+# sample rates by version. Enough to walk from one frame to the next without decoding.
+_MPEG_KBPS = {
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # version bits
+_MPEG_SCAN_BYTES = 1 << 16  # where the first two frames must be found before the decoder is left to judge
+
+
+def _mpeg_frame_size(head: bytes) -> int | None:
+    """The size in bytes of the MPEG audio frame whose 4-byte header is `head`; None when it is not one
+    (or a free-format frame, whose size the header does not give)."""
+    if len(head) < 4:
+        return None
+    h = int.from_bytes(head[:4], "big")
+    version, layer_bits, kbps_index, rate_index = (h >> 19) & 3, (h >> 17) & 3, (h >> 12) & 15, (h >> 10) & 3
+    if h >> 21 != 0x7FF or version == 1 or layer_bits == 0 or kbps_index in (0, 15) or rate_index == 3:
+        return None
+    layer, mpeg1, padding = 4 - layer_bits, version == 3, (h >> 9) & 1
+    bitrate = _MPEG_KBPS[(mpeg1, layer)][kbps_index - 1] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + padding
+
+
+def _check_mpeg(fh: BinaryIO, label: str) -> None:
+    """Refuse an MP3 (an ID3 tag, or data opening on a frame header) without two whole audio frames.
+
+    libmpg123 needs two frames to find its bearings: with fewer it fails in a way libsndfile reports
+    as "File does not exist or is not a regular file (possibly a pipe?)", after printing its own
+    warnings to stderr. Counted here, before the decoder sees the file, the user gets what is wrong.
+    """
+    try:
+        if not fh.seekable():
+            return
+        was = fh.tell()
+    except (AttributeError, OSError):
+        return
+    try:
+        fh.seek(0)
+        head = fh.read(10)
+        tagged = head[:3] == b"ID3" and len(head) == 10
+        if not tagged and _mpeg_frame_size(head) is None:
+            return  # not an MP3, or one libsndfile recognises by other means
+        start = 0
+        if tagged:
+            start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0))) + (10 if head[5] & 0x10 else 0)
+        fh.seek(start)
+        data = fh.read(_MPEG_SCAN_BYTES)
+        ends = len(data) < _MPEG_SCAN_BYTES  # the whole rest of the file is in `data`
+    except (OSError, ValueError):
+        return
+    finally:
+        fh.seek(was)
+    frames = 0
+    for k in range(len(data) - 3):
+        size = _mpeg_frame_size(data[k : k + 4])
+        if size is None:
+            continue
+        if k + size > len(data):
+            if not ends:
+                return
+            continue  # a frame cut short: not a whole one
+        if _mpeg_frame_size(data[k + size : k + size + 4]) is not None:
+            return  # two frames in a row: the decoder's to judge
+        frames = max(frames, 1)
+    if not ends:
+        return
+    if frames == 0:
+        what = "an MP3 holding only an ID3 tag" if tagged and not data.strip(b"\0") else \
+            "an MP3 without a whole audio frame"
+        raise AudioError(label, f"contains no audio: {what}", AudioProblem.EMPTY)
+    raise AudioError(label, "too short: an MP3 of a single audio frame (a decoder needs at least two)",
+                     AudioProblem.TOO_SHORT)
+
+
 class _Bytes(io.BytesIO):
     """Bytes for libsndfile's virtual IO. It probes damaged headers with seeks before the start;
     BytesIO raises there, inside a C callback, which prints "Exception ignored" and a traceback.
@@ -280,6 +370,7 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
             fh = target = _Bytes(source)
         else:
             fh = target = source
+        _check_mpeg(fh, label)
         header = _inspect(fh)
         if header.patch is not None:
             target = _PatchedReader(fh, *header.patch)
@@ -291,10 +382,11 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
             if header.cut_in_header:
                 raise AudioError(label, f"unreadable audio: truncated inside its header (the file ends after "
                                         f"{fh.seek(0, io.SEEK_END)} bytes)", AudioProblem.TRUNCATED) from None
-            if getattr(exc, "code", None) == _SF_ERR_UNRECOGNISED_FORMAT:
+            if getattr(exc, "code", None) in _SF_ERR_NOT_AUDIO:
                 raise AudioError(label, "unreadable audio: not a recognised audio format (wav, flac, ogg, aiff, mp3)",
                                  AudioProblem.UNRECOGNISED) from None
-            raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}", AudioProblem.CORRUPT) from None
+            detail = _OPENING.sub("", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise AudioError(label, f"unreadable audio: {detail}", AudioProblem.CORRUPT) from None
         sr = int(f.samplerate)
         check_sample_rate(sr, name=label)
         frames = int(f.frames) if f.frames < _PLAUSIBLE_FRAMES else None
