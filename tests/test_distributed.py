@@ -269,3 +269,45 @@ def test_an_unreachable_scheduler_is_a_one_line_error(shared_data, monkeypatch, 
         assert len(err.splitlines()) == 1 and err.startswith("serkit: error: --scheduler") and why in err, err
     assert main(["evaluate", "--data", "x", "--scheduler", "local:2", "--workers", "2"]) == 2
     assert "--workers" in capfd.readouterr().err
+
+
+def test_a_scheduler_that_accepts_and_never_answers_is_a_one_line_error(tmp_path):
+    """A listener that accepts TCP and says nothing (a wrong port, a stuck proxy): one line within the connect
+    time-out, exit 2, from the real CLI, never a hang."""
+    import fixtures as fx
+    from serkit.parallel import CONNECT_TIMEOUT
+
+    clip = fx.write(tmp_path / "clip.wav", fx.synth(1.0, seed=7), 16_000)
+    held: list[socket.socket] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                try:
+                    held.append(listener.accept()[0])  # accepted, never read from or written to
+                except OSError:
+                    continue
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        t0 = time.monotonic()
+        try:
+            done = subprocess.run([sys.executable, "-m", "serkit.cli", "predict", str(clip), "--scheduler", address],
+                                  capture_output=True, text=True, timeout=CONNECT_TIMEOUT + 40)
+        finally:
+            stop.set()
+            acceptor.join(timeout=5)
+            for conn in held:
+                conn.close()
+        elapsed = time.monotonic() - t0
+    assert held, "the CLI never connected"
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"serkit: error: --scheduler {address}: "), \
+        done.stderr
+    assert "accepted the connection, then said nothing" in done.stderr, done.stderr
+    assert elapsed < CONNECT_TIMEOUT + 10, f"{elapsed:.1f} s"  # the time-out, plus starting Python and dask

@@ -101,6 +101,7 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
                   file=sys.stderr)
     else:
         try:
+            _handshake(spec.address, CONNECT_TIMEOUT)
             with dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s"}):
                 client = Client(spec.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -114,6 +115,33 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
     if len(_CLIENTS) == 1:
         atexit.register(close_clients)
     return client
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Open a connection to `address` and exchange Dask's handshake, all within `timeout` seconds.
+
+    distributed's Client bounds the TCP connect but then waits for the scheduler's handshake without a
+    limit, so a listener that accepts and says nothing (a wrong port, a stuck proxy) would hang the run
+    for ever. Raises TimeoutError or OSError; runs in a thread of its own, so that it works whether or
+    not the caller's thread has an event loop running.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from distributed.comm import connect as comm_connect
+
+    async def exchange() -> None:
+        comm = await comm_connect(address, timeout=timeout)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(exchange(), timeout))
+        except asyncio.TimeoutError:
+            raise TimeoutError("the address accepted the connection, then said nothing") from None
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="serkit-handshake") as pool:
+        pool.submit(run).result()
 
 
 def relax_malloc_trim() -> None:
