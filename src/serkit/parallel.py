@@ -198,10 +198,65 @@ def close_clients() -> None:
 
 
 def local_executor(workers: int) -> Executor:
-    """The built-in local pool: `workers` single-threaded processes, reused by every later step."""
+    """The built-in local pool: `workers` single-threaded processes, reused by every later step.
+
+    Each worker watches its parent (`watch_parent`), so none outlives the run, however it ends.
+    """
+    global _LOCAL_POOL
     from joblib.externals.loky import get_reusable_executor
 
-    return get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS, env={v: "1" for v in THREAD_VARS})
+    _LOCAL_POOL = get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS,
+                                        env={v: "1" for v in THREAD_VARS}, initializer=watch_parent)
+    return _LOCAL_POOL
+
+
+_LOCAL_POOL: Executor | None = None
+PARENT_POLL_SECONDS = 0.2  # how often a local worker checks that its parent is still there
+
+
+def watch_parent() -> None:
+    """In a local pool worker (its initializer): exit as soon as the parent process is gone.
+
+    A parent killed with SIGKILL (or by the OOM killer) runs no clean-up, and loky's workers would
+    otherwise wait out their idle time-out (minutes, holding hundreds of MB each). A daemon thread
+    polls the parent pid: when the worker is re-parented, it ends the process at once.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="serkit-watch-parent", daemon=True).start()
+
+
+def stop_local_workers() -> None:
+    """Kill the local pool's workers now, mid-task if need be (a run interrupted or terminated).
+
+    The workers are killed directly: loky then finds its pool broken and winds it down, failing the
+    futures still pending. (``shutdown(kill_workers=True)`` would instead trip over futures the run has
+    just cancelled while unwinding, kill its own manager thread with a traceback, and leave the workers
+    and their resource tracker to hold the process's exit.)
+    """
+    global _LOCAL_POOL
+    pool, _LOCAL_POOL = _LOCAL_POOL, None
+    if pool is None:
+        return
+    workers = list(getattr(pool, "_processes", {}).values())  # loky's own table: no public accessor
+    import signal
+
+    for worker in workers:
+        try:
+            os.kill(worker.pid, signal.SIGKILL)
+        except (OSError, TypeError):  # gone already, or never started
+            pass
+    for worker in workers:
+        worker.join(timeout=1.0)
+    pool.shutdown(wait=True)
 
 
 class InlineExecutor(Executor):
