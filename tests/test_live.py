@@ -366,7 +366,8 @@ def test_disconnect_mid_stream_frees_everything(predictor, clips, monkeypatch) -
 
 
 @pytest.mark.parametrize(("field", "value"), [("max_streams", 0), ("max_streams", 1.5), ("max_stream_seconds", 0),
-                                              ("max_message_kb", 0), ("max_stream_lead", float("nan"))])
+                                              ("max_message_kb", 0), ("max_stream_lead", float("nan")),
+                                              ("max_stream_messages", 0)])
 def test_stream_settings_are_range_checked(field, value) -> None:
     from serkit.server import ServerSettings
 
@@ -379,6 +380,9 @@ def test_serve_stream_options_are_range_checked(capsys) -> None:
         cli.main(["serve", "--max-streams", "0"])
     assert exit_.value.code == 2
     assert "--max-streams: must be an integer from 1 to 1024, got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["serve", "--max-stream-messages", "0"])
+    assert exit_.value.code == 2 and "--max-stream-messages: must be" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- serkit listen
