@@ -179,3 +179,19 @@ def test_an_mp3_without_two_frames_is_one_message_from_the_cli_and_the_server(tm
     assert message == f"song.mp3: {cli_problem}"  # the same words from the server
     assert r.status_code in (400, 422), r.text
     assert capfd.readouterr().err == ""  # nothing from the decoder on the server's stderr either
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="libsndfile without MP3")
+def test_a_damaged_mp3_gets_serkit_s_line_and_nothing_from_the_decoder(tmp_path, capfd):
+    """libmpg123 prints its own warnings ("Xing stream size off", "Trying to resync") on stderr: they are kept off it."""
+    raw = fx.wav_bytes(fx.synth(4.0, seed=10), 16_000, format="MP3")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(raw[: len(raw) // 2])
+    assert main(["predict", str(cut)]) == 2
+    err = capfd.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"serkit: {cut}: truncated: the header promises 4.000 s"), err
+    patched = tmp_path / "resync.mp3"  # a damaged frame in the middle: the decoder skips it and goes on
+    patched.write_bytes(raw[: len(raw) // 2] + b"\xff\xfb\x90" + raw[len(raw) // 2 + 500 :])
+    assert main(["predict", str(patched), "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith(str(patched)) and err == "", err

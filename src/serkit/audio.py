@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import struct
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,8 +239,9 @@ def _mpeg_frame_size(head: bytes) -> int | None:
     return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + padding
 
 
-def _check_mpeg(fh: BinaryIO, label: str) -> None:
-    """Refuse an MP3 (an ID3 tag, or data opening on a frame header) without two whole audio frames.
+def _check_mpeg(fh: BinaryIO, label: str) -> bool:
+    """Whether the data looks like an MP3 (an ID3 tag, or data opening on a frame header); refuses one
+    without two whole audio frames.
 
     libmpg123 needs two frames to find its bearings: with fewer it fails in a way libsndfile reports
     as "File does not exist or is not a regular file (possibly a pipe?)", after printing its own
@@ -244,16 +249,16 @@ def _check_mpeg(fh: BinaryIO, label: str) -> None:
     """
     try:
         if not fh.seekable():
-            return
+            return False
         was = fh.tell()
     except (AttributeError, OSError):
-        return
+        return False
     try:
         fh.seek(0)
         head = fh.read(10)
         tagged = head[:3] == b"ID3" and len(head) == 10
         if not tagged and _mpeg_frame_size(head) is None:
-            return  # not an MP3, or one libsndfile recognises by other means
+            return False  # not an MP3, or one libsndfile recognises by other means
         start = 0
         if tagged:
             start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0))) + (10 if head[5] & 0x10 else 0)
@@ -261,7 +266,7 @@ def _check_mpeg(fh: BinaryIO, label: str) -> None:
         data = fh.read(_MPEG_SCAN_BYTES)
         ends = len(data) < _MPEG_SCAN_BYTES  # the whole rest of the file is in `data`
     except (OSError, ValueError):
-        return
+        return True
     finally:
         fh.seek(was)
     frames = 0
@@ -271,19 +276,66 @@ def _check_mpeg(fh: BinaryIO, label: str) -> None:
             continue
         if k + size > len(data):
             if not ends:
-                return
+                return True
             continue  # a frame cut short: not a whole one
         if _mpeg_frame_size(data[k + size : k + size + 4]) is not None:
-            return  # two frames in a row: the decoder's to judge
+            return True  # two frames in a row: the decoder's to judge
         frames = max(frames, 1)
     if not ends:
-        return
+        return True
     if frames == 0:
         what = "an MP3 holding only an ID3 tag" if tagged and not data.strip(b"\0") else \
             "an MP3 without a whole audio frame"
         raise AudioError(label, f"contains no audio: {what}", AudioProblem.EMPTY)
     raise AudioError(label, "too short: an MP3 of a single audio frame (a decoder needs at least two)",
                      AudioProblem.TOO_SHORT)
+
+
+# What libmpg123 prints on its own (it has no switch that libsndfile sets): "[src/libmpg123/parse.c:...] warning: ...",
+# "Warning: Xing stream size off by more than 1%...", "Note: Trying to resync...".
+_MPG123_NOISE = re.compile(rb"^(?:\[src/libmpg123/|Warning: |Note: )")
+_QUIET = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[int, Any] | None = None  # the real fd 2, and the temporary file standing in for it
+
+
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """Keep libmpg123's own messages off stderr while it decodes: a user gets serkit's one line, not a C
+    library's notes on the file first.
+
+    fd 2 points at a temporary file meanwhile (shared by threads decoding at once); whatever else was
+    written there, by another thread, is copied back to stderr afterwards, so nothing but the decoder's
+    chatter is lost.
+    """
+    global _quiet_depth, _quiet_saved
+    with _QUIET:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                held = tempfile.TemporaryFile()
+                _quiet_saved = (os.dup(2), held)
+                os.dup2(held.fileno(), 2)
+            except (OSError, ValueError, AttributeError):  # no fd 2 to stand in for: nothing to keep quiet
+                _quiet_saved = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                real, held = _quiet_saved
+                _quiet_saved = None
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    sys.stderr.flush()
+                os.dup2(real, 2)
+                os.close(real)
+                held.seek(0)
+                others = b"".join(line for line in held if not _MPG123_NOISE.match(line))
+                held.close()
+                while others:
+                    others = others[os.write(2, others) :]
 
 
 class _Bytes(io.BytesIO):
@@ -343,6 +395,7 @@ class _Stream:
     channels: int
     frames: int | None  # None: the header does not state the length
     slack: int  # frames the decoder may fall short of `frames` without anything missing
+    mpeg: bool = False  # decoded by libmpg123, which talks on stderr: reads go through `_quiet_decoder`
 
 
 @contextlib.contextmanager
@@ -370,14 +423,15 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
             fh = target = _Bytes(source)
         else:
             fh = target = source
-        _check_mpeg(fh, label)
+        mpeg = _check_mpeg(fh, label)
         header = _inspect(fh)
         if header.patch is not None:
             target = _PatchedReader(fh, *header.patch)
         try:
             # libsndfile sniffs the container from the header, not the extension: an AIFF
             # named .wav (a known TESS quirk) decodes as AIFF.
-            f = stack.enter_context(sf.SoundFile(target))
+            with _quiet_decoder() if mpeg else contextlib.nullcontext():
+                f = stack.enter_context(sf.SoundFile(target))
         except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
             if header.cut_in_header:
                 raise AudioError(label, f"unreadable audio: truncated inside its header (the file ends after "
@@ -391,7 +445,8 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
         check_sample_rate(sr, name=label)
         frames = int(f.frames) if f.frames < _PLAUSIBLE_FRAMES else None
         _check_promise(header, label, sr, frames)
-        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0)
+        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0,
+                      mpeg or f.format == "MP3")
 
 
 def _check_promise(header: _Header, label: str, sample_rate: int, frames: int | None) -> None:
@@ -419,7 +474,8 @@ def _secs(seconds: float) -> str:
 def _read(stream: _Stream, n: int) -> tuple[np.ndarray, bool]:
     """Up to n frames, (frames, channels) float32, and whether the stream ended there."""
     if stream.frames is not None:
-        data = stream.file.read(n, dtype="float32", always_2d=True)
+        with _quiet_decoder() if stream.mpeg else contextlib.nullcontext():
+            data = stream.file.read(n, dtype="float32", always_2d=True)
         return data, data.shape[0] < n
     import soundfile as sf
 
@@ -427,7 +483,8 @@ def _read(stream: _Stream, n: int) -> tuple[np.ndarray, bool]:
     # samples are in `out` by then; NaN marks what the decoder did not fill (FLAC is integer PCM).
     out = np.full((n, stream.channels), np.nan, dtype=np.float32)
     try:
-        data = stream.file.read(out=out)
+        with _quiet_decoder() if stream.mpeg else contextlib.nullcontext():
+            data = stream.file.read(out=out)
         return data, data.shape[0] < n
     except sf.LibsndfileError as exc:
         if exc.code != _SFE_BAD_SEEK:
