@@ -195,3 +195,32 @@ def test_a_damaged_mp3_gets_serkit_s_line_and_nothing_from_the_decoder(tmp_path,
     assert main(["predict", str(patched), "--quiet"]) == 0
     out, err = capfd.readouterr()
     assert out.startswith(str(patched)) and err == "", err
+
+
+def peak_rss_mb_of_predict(path) -> tuple[int, float, str]:
+    """`serkit predict PATH` in a process of its own: (exit code, its peak RSS in MB, stderr)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import resource, sys; from serkit.cli import main; rc = main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-c", code, "predict", str(path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    *lines, peak_kb = done.stderr.strip().splitlines()
+    return done.returncode, int(peak_kb) / 1024, "\n".join(lines)
+
+
+def test_a_decode_bomb_on_the_command_line_is_read_in_bounded_blocks(tmp_path, shared_data):
+    """A long file is read block by block; a block is bounded in samples too, not only in seconds (30 s of 8
+    channels at 384 kHz would be 92 M samples, 370 MB, at once)."""
+    clip = fx.real_ravdess_files(actors=(1,), per_class=1)[0][0]
+    bomb = tmp_path / "bomb.flac"
+    bomb.write_bytes(fx.decode_bomb())
+    rc, baseline, _ = peak_rss_mb_of_predict(clip)
+    assert rc == 0
+    rc, peak, err = peak_rss_mb_of_predict(bomb)
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith(f"serkit: {bomb}: "), err
+    assert peak - baseline < 150, f"peak RSS {peak:.0f} MB against {baseline:.0f} MB for a real clip"

@@ -120,20 +120,10 @@ def test_status_follows_the_kind_the_loader_gives(client: TestClient, predictor:
 
 
 # --------------------------------------------------------------------------- decode bombs
-BOMB_CHANNELS, BOMB_SECONDS = 8, 150
-
-
 @pytest.fixture(scope="module")
 def bomb() -> bytes:
-    """8 channels at 384 kHz, 150 s of digital silence: ~0.5 MB of FLAC, 460.8 M samples (1.8 GB as float32).
-    Within the upload cap (25 MB) and the duration cap (600 s): only a bound on decoded samples stops it."""
-    buf = io.BytesIO()
-    second = np.zeros((audio.MAX_SAMPLE_RATE, BOMB_CHANNELS), dtype=np.int16)
-    with sf.SoundFile(buf, "w", samplerate=audio.MAX_SAMPLE_RATE, channels=BOMB_CHANNELS, format="FLAC",
-                      subtype="PCM_16") as f:
-        for _ in range(BOMB_SECONDS):
-            f.write(second)
-    return buf.getvalue()
+    """8 channels at 384 kHz, 150 s of silence: only a bound on decoded samples stops it (``fx.decode_bomb``)."""
+    return fx.decode_bomb()
 
 
 def rss_mb() -> float:

@@ -53,6 +53,9 @@ _SF_ERR_NOT_AUDIO = frozenset({_SF_ERR_UNRECOGNISED_FORMAT, 7})
 _OPENING = re.compile(r"^Error opening (?:'.*'|<[^>]*>): ")
 _SFE_BAD_SEEK = 39
 _UNKNOWN_LENGTH_BLOCK = 1 << 16  # frames per read when the header gives no length
+# Decoded samples (frames x channels) `iter_blocks` reads at once: 32 MB as float32, whatever the file's rate and
+# channels (the resampler's output does not depend on how its input is cut, so neither does a prediction).
+_MAX_BLOCK_SAMPLES = 1 << 23
 # An MP3 header's frame count is an estimate: encoder delay and padding may leave the decoder up
 # to two MPEG frames short without anything missing. Every other format must decode exactly.
 _MP3_SLACK_FRAMES = 2 * 1152
@@ -655,7 +658,9 @@ def iter_blocks(
     with _opened(source, label) as s:
         sr = s.sample_rate
         stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
-        for data in _blocks(s, max(1, int(block_seconds * sr))):
+        # A block is bounded in samples as well as in seconds: 30 s of 8 channels at 384 kHz is 92 M samples.
+        frames = max(1, min(int(block_seconds * sr), _MAX_BLOCK_SAMPLES // s.channels))
+        for data in _blocks(s, frames):
             if not np.all(np.isfinite(data)):
                 raise AudioError(label, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
             mono = to_mono(data)
