@@ -316,7 +316,7 @@ def _quiet_decoder() -> Iterator[None]:
         if _quiet_depth == 0:
             try:
                 sys.stderr.flush()
-                held = tempfile.TemporaryFile()
+                held = tempfile.TemporaryFile()  # noqa: SIM115 - open until the last decoding thread leaves
                 _quiet_saved = (os.dup(2), held)
                 os.dup2(held.fileno(), 2)
             except (OSError, ValueError, AttributeError):  # no fd 2 to stand in for: nothing to keep quiet

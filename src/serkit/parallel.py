@@ -118,7 +118,7 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
 
 
 def _handshake(address: str, timeout: float) -> None:
-    """Open a connection to `address` and exchange Dask's handshake, all within `timeout` seconds.
+    """Open a connection to `address` and exchange Dask's handshake, all within `timeout` (+0.5) seconds.
 
     distributed's Client bounds the TCP connect but then waits for the scheduler's handshake without a
     limit, so a listener that accepts and says nothing (a wrong port, a stuck proxy) would hang the run
@@ -135,9 +135,9 @@ def _handshake(address: str, timeout: float) -> None:
         await comm.close()
 
     def run() -> None:
-        try:
-            asyncio.run(asyncio.wait_for(exchange(), timeout))
-        except asyncio.TimeoutError:
+        try:  # half a second more than the connect's own limit: an address that never connects says so itself
+            asyncio.run(asyncio.wait_for(exchange(), timeout + 0.5))
+        except TimeoutError:  # asyncio's (the same class since Python 3.11): the handshake did not come
             raise TimeoutError("the address accepted the connection, then said nothing") from None
 
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="serkit-handshake") as pool:

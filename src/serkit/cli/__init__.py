@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("serkit: interrupted", file=sys.stderr)
         return 130
     finally:
-        if catch:
-            signal.signal(signal.SIGTERM, previous)
+        if catch:  # None: a handler set outside Python, which cannot be put back; the default then
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _stop_workers() -> None:
