@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import shutil
 import socket
@@ -592,7 +593,24 @@ def streamed_flac(data: np.ndarray, sample_rate: int = 16_000) -> bytes:
     34 bytes start at 8): sample rate 20 bits, channels 3, bits per sample 5, then total_samples
     36 bits (the low nibble of byte 13 and bytes 14..17), then the MD5 (bytes 18..33).
     """
-    raw = bytearray(wav_bytes(data, sample_rate, format="FLAC"))
+    return forget_flac_length(wav_bytes(data, sample_rate, format="FLAC"))
+
+
+@functools.lru_cache(maxsize=1)
+def decode_bomb(channels: int = 8, seconds: int = 150) -> bytes:
+    """`channels` at 384 kHz, `seconds` of digital silence as FLAC: ~0.5 MB that decodes to 460.8 M samples
+    (1.8 GB as float32). Within the upload cap (25 MB) and the duration cap (600 s)."""
+    buf = io.BytesIO()
+    second = np.zeros((384_000, channels), dtype=np.int16)
+    with sf.SoundFile(buf, "w", samplerate=384_000, channels=channels, format="FLAC", subtype="PCM_16") as f:
+        for _ in range(seconds):
+            f.write(second)
+    return buf.getvalue()
+
+
+def forget_flac_length(flac: bytes) -> bytes:
+    """The FLAC ``flac`` with its STREAMINFO's total_samples and MD5 zeroed (see ``streamed_flac``)."""
+    raw = bytearray(flac)
     assert raw[:4] == b"fLaC" and raw[4] & 0x7F == 0 and int.from_bytes(raw[5:8], "big") == 34
     info = 8
     raw[info + 13] &= 0xF0

@@ -269,3 +269,111 @@ def test_an_unreachable_scheduler_is_a_one_line_error(shared_data, monkeypatch, 
         assert len(err.splitlines()) == 1 and err.startswith("serkit: error: --scheduler") and why in err, err
     assert main(["evaluate", "--data", "x", "--scheduler", "local:2", "--workers", "2"]) == 2
     assert "--workers" in capfd.readouterr().err
+
+
+def test_a_scheduler_that_accepts_and_never_answers_is_a_one_line_error(tmp_path):
+    """A listener that accepts TCP and says nothing (a wrong port, a stuck proxy): one line within the connect
+    time-out, exit 2, from the real CLI, never a hang."""
+    import fixtures as fx
+    from serkit.parallel import CONNECT_TIMEOUT
+
+    clip = fx.write(tmp_path / "clip.wav", fx.synth(1.0, seed=7), 16_000)
+    held: list[socket.socket] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                try:
+                    held.append(listener.accept()[0])  # accepted, never read from or written to
+                except OSError:
+                    continue
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        t0 = time.monotonic()
+        try:
+            done = subprocess.run([sys.executable, "-m", "serkit.cli", "predict", str(clip), "--scheduler", address],
+                                  capture_output=True, text=True, timeout=CONNECT_TIMEOUT + 40)
+        finally:
+            stop.set()
+            acceptor.join(timeout=5)
+            for conn in held:
+                conn.close()
+        elapsed = time.monotonic() - t0
+    assert held, "the CLI never connected"
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"serkit: error: --scheduler {address}: "), \
+        done.stderr
+    assert "accepted the connection, then said nothing" in done.stderr, done.stderr
+    assert elapsed < CONNECT_TIMEOUT + 10, f"{elapsed:.1f} s"  # the time-out, plus starting Python and dask
+
+
+def start_with_workers(shared_data, tmp_path) -> tuple[subprocess.Popen, list]:
+    """The real CLI extracting features of RAVDESS (1,440 files) on the local pool of two workers, once both
+    workers are busy: (the process, its descendants: the workers and loky's resource tracker)."""
+    import psutil
+
+    cmd = [sys.executable, "-m", "serkit.cli", "features", "extract", "--data", str(shared_data / "ravdess"),
+           "--no-cache", "--workers", "2", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [p for p in parent.children(recursive=True) if "resource_tracker" not in " ".join(p.cmdline())]
+        if len(workers) >= 2 and all(w.cpu_times().user > 0.5 for w in workers):
+            return proc, parent.children(recursive=True)
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"no two busy workers within 60 s: {proc.communicate()}")
+
+
+def survivors(processes: list, within: float) -> list:
+    """The processes still running (zombies are dead) after waiting up to `within` seconds for them to go."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for p in processes:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_worker(shared_data, tmp_path):
+    proc, children = start_with_workers(shared_data, tmp_path)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 10 and proc.returncode == 143, (proc.returncode, err[-2000:])
+    assert err.strip().splitlines() == ["serkit: terminated"], err[-2000:]
+    left = survivors(children, within=3.0)
+    for p in left:
+        p.kill()  # what this test started, so the next test starts clean
+    assert not left, [" ".join(p.cmdline())[:200] for p in left]
+
+
+def test_workers_end_with_their_parent_even_when_it_is_killed(shared_data, tmp_path):
+    proc, children = start_with_workers(shared_data, tmp_path)
+    proc.kill()  # SIGKILL: no handler runs; the workers must notice by themselves
+    proc.wait()
+    t0 = time.monotonic()
+    left = survivors(children, within=5.0)
+    for p in left:
+        p.kill()
+    assert not left, [" ".join(p.cmdline())[:200] for p in left]
+    assert time.monotonic() - t0 < 3.0, f"{time.monotonic() - t0:.1f} s for the workers to go"

@@ -387,7 +387,8 @@ def test_disconnect_mid_stream_frees_everything(predictor, clips, monkeypatch) -
 
 
 @pytest.mark.parametrize(("field", "value"), [("max_streams", 0), ("max_streams", 1.5), ("max_stream_seconds", 0),
-                                              ("max_message_kb", 0), ("max_stream_lead", float("nan"))])
+                                              ("max_message_kb", 0), ("max_stream_lead", float("nan")),
+                                              ("max_stream_messages", 0)])
 def test_stream_settings_are_range_checked(field, value) -> None:
     from serkit.server import ServerSettings
 
@@ -400,6 +401,9 @@ def test_serve_stream_options_are_range_checked(capsys) -> None:
         cli.main(["serve", "--max-streams", "0"])
     assert exit_.value.code == 2
     assert "--max-streams: must be an integer from 1 to 1024, got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["serve", "--max-stream-messages", "0"])
+    assert exit_.value.code == 2 and "--max-stream-messages: must be" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- serkit listen
@@ -597,3 +601,107 @@ def test_real_server_streams_and_bounds_messages(uvicorn_server, predictor, clip
         with pytest.raises(ConnectionClosed):
             ws.recv()
         assert ws.close_code == 1009
+
+
+# --------------------------------------------------------------------------- floods, against `serkit serve` itself
+@contextlib.contextmanager
+def serve_cli(*options: str):
+    """`serkit serve` in its own process on a free loopback port, once it answers: (process, port)."""
+    import os
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "serkit.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             *options], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "serkit serve did not answer within 90 s"
+                time.sleep(0.2)
+        yield proc, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux: /proc/PID/stat, fields 14 and 15, in clock ticks)."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def flood(port: int, *, seconds: float, hard_close: bool = False) -> tuple[int, int | None, str, float]:
+    """2-byte binary messages as fast as one client sends them, for `seconds` or until the server closes:
+    (messages sent, close code, close reason, seconds until the server closed or we stopped)."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    sent = 0
+    with connect(f"ws://127.0.0.1:{port}/api/stream", max_queue=None) as ws:
+        assert json.loads(ws.recv())["type"] == "ready"
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < seconds:
+                ws.send(b"\x10\x00")
+                sent += 1
+        except ConnectionClosed:
+            pass
+        elapsed = time.monotonic() - t0
+        if hard_close:  # the TCP connection reset under the server: no close frame, nothing more read
+            ws.socket.setsockopt(socket_module().SOL_SOCKET, socket_module().SO_LINGER, struct.pack("ii", 1, 0))
+            ws.socket.close()
+            return sent, None, "", elapsed
+        try:
+            for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
+        return sent, ws.close_code, ws.close_reason or "", elapsed
+
+
+def socket_module():
+    import socket
+
+    return socket
+
+
+def test_a_message_flood_is_closed_within_a_bound_on_time_and_server_cpu(shared_data) -> None:
+    """The case found in review: 228,614 two-byte messages in 4 s were all taken, and cost 34 s of server CPU.
+    Now the message rate is bounded (--max-stream-messages, a second's worth after a burst): 1008 at once."""
+    with serve_cli("--max-stream-lead", "3600") as (proc, port):
+        cpu0 = cpu_seconds(proc.pid)
+        sent, code, reason, elapsed = flood(port, seconds=4.0)
+        time.sleep(1.0)  # whatever the server still does for the stream
+        cpu = cpu_seconds(proc.pid) - cpu0
+    assert code == 1008 and "more than 100 messages a second" in reason, (code, reason, sent)
+    assert elapsed < 2.0, f"closed after {elapsed:.1f} s and {sent} messages"
+    assert cpu < 2.0, f"{cpu:.1f} s of server CPU for {sent} messages"
+
+
+def test_a_client_that_goes_mid_flood_costs_nothing_more(shared_data) -> None:
+    """A flood within the message rate, then the connection reset: the server stops within a second."""
+    with serve_cli("--max-stream-lead", "3600", "--max-stream-messages", "100000") as (proc, port):
+        sent, _, _, _ = flood(port, seconds=3.0, hard_close=True)
+        time.sleep(1.0)
+        cpu0 = cpu_seconds(proc.pid)
+        time.sleep(2.0)
+        cpu_after = cpu_seconds(proc.pid) - cpu0
+    assert cpu_after < 0.3, f"{cpu_after:.2f} s of server CPU from 1 to 3 s after the client went ({sent} messages)"

@@ -129,3 +129,98 @@ def test_a_streamed_flac_without_sample_count_is_predicted_like_the_original(tmp
     a, b = json.loads(out_file.read_text())
     assert a["duration"] == b["duration"] == pytest.approx(len(data) / sr, abs=1e-3)
     assert (a["label"], a["probabilities"]) == (b["label"], b["probabilities"])
+
+
+# --------------------------------------------------------------------------- MP3s without two frames
+def id3_tag(padding: int = 100) -> bytes:
+    """An ID3v2.4 tag of `padding` zero bytes (its size is 4 syncsafe 7-bit bytes)."""
+    return b"ID3\x04\x00\x00" + bytes((padding >> s) & 0x7F for s in (21, 14, 7, 0)) + bytes(padding)
+
+
+def mp3_frames(n: int) -> bytes:
+    """The first n whole frames of a real MP3 (MPEG-2 layer III, 16 kHz, constant bitrate), as soundfile writes it."""
+    raw = fx.wav_bytes(fx.synth(1.0, seed=12), 16_000, format="MP3")
+    header = int.from_bytes(raw[:4], "big")
+    assert header >> 21 == 0x7FF, "soundfile's MP3 starts with a frame"
+    kbps = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)[(header >> 12) & 0xF]
+    size = 72_000 * kbps // 16_000 + ((header >> 9) & 1)
+    assert raw[size] == 0xFF, "frames of constant size"
+    return raw[: n * size]
+
+
+MP3_CASES = {  # what the file holds -> the words of its one message
+    "id3-only": (lambda: id3_tag(), "contains no audio: an MP3 holding only an ID3 tag"),
+    "id3-and-half-a-frame": (lambda: id3_tag() + mp3_frames(1)[:40], "contains no audio: an MP3 without a whole"),
+    "id3-and-one-frame": (lambda: id3_tag() + mp3_frames(1), "an MP3 of a single audio frame"),
+    "one-frame": (lambda: mp3_frames(1), "an MP3 of a single audio frame"),
+}
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="libsndfile without MP3")
+@pytest.mark.parametrize("case", list(MP3_CASES))
+def test_an_mp3_without_two_frames_is_one_message_from_the_cli_and_the_server(tmp_path, capfd, case):
+    from fastapi.testclient import TestClient
+
+    from serkit.inference import Predictor
+    from serkit.server import create_app
+
+    make, words = MP3_CASES[case]
+    path = tmp_path / "song.mp3"
+    path.write_bytes(make())
+    assert main(["predict", str(path)]) == 2
+    out, err = capfd.readouterr()  # the file descriptors: a C library's own writes to stderr are caught too
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith(f"serkit: {path}: ") and words in err, err
+    cli_problem = err.strip().split(f"{path}: ", 1)[1]
+    assert "0x" not in err and "object at" not in err and "pipe" not in err and "does not exist" not in err
+    with TestClient(create_app(Predictor.load())) as client:
+        r = client.post("/api/predict", files={"file": ("song.mp3", path.read_bytes(), "audio/mpeg")})
+    (message,) = r.json().values()
+    assert message == f"song.mp3: {cli_problem}"  # the same words from the server
+    assert r.status_code in (400, 422), r.text
+    assert capfd.readouterr().err == ""  # nothing from the decoder on the server's stderr either
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="libsndfile without MP3")
+def test_a_damaged_mp3_gets_serkit_s_line_and_nothing_from_the_decoder(tmp_path, capfd):
+    """libmpg123 prints its own warnings ("Xing stream size off", "Trying to resync") on stderr: they are kept off it."""
+    raw = fx.wav_bytes(fx.synth(4.0, seed=10), 16_000, format="MP3")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(raw[: len(raw) // 2])
+    assert main(["predict", str(cut)]) == 2
+    err = capfd.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"serkit: {cut}: truncated: the header promises 4.000 s"), err
+    patched = tmp_path / "resync.mp3"  # a damaged frame in the middle: the decoder skips it and goes on
+    patched.write_bytes(raw[: len(raw) // 2] + b"\xff\xfb\x90" + raw[len(raw) // 2 + 500 :])
+    assert main(["predict", str(patched), "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith(str(patched)) and err == "", err
+
+
+def peak_rss_mb_of_predict(path) -> tuple[int, float, str]:
+    """`serkit predict PATH` in a process of its own: (exit code, its peak RSS in MB, stderr)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import resource, sys; from serkit.cli import main; rc = main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-c", code, "predict", str(path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    *lines, peak_kb = done.stderr.strip().splitlines()
+    return done.returncode, int(peak_kb) / 1024, "\n".join(lines)
+
+
+def test_a_decode_bomb_on_the_command_line_is_read_in_bounded_blocks(tmp_path, shared_data):
+    """A long file is read block by block; a block is bounded in samples too, not only in seconds (30 s of 8
+    channels at 384 kHz would be 92 M samples, 370 MB, at once)."""
+    clip = fx.real_ravdess_files(actors=(1,), per_class=1)[0][0]
+    bomb = tmp_path / "bomb.flac"
+    bomb.write_bytes(fx.decode_bomb())
+    rc, baseline, _ = peak_rss_mb_of_predict(clip)
+    assert rc == 0
+    rc, peak, err = peak_rss_mb_of_predict(bomb)
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith(f"serkit: {bomb}: "), err
+    assert peak - baseline < 150, f"peak RSS {peak:.0f} MB against {baseline:.0f} MB for a real clip"

@@ -6,7 +6,11 @@ is asserted (the default model is retrained from time to time): agreement is.
 
 from __future__ import annotations
 
+import gc
 import io
+import os
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +117,41 @@ def test_status_follows_the_kind_the_loader_gives(client: TestClient, predictor:
     assert r.status_code == AUDIO_STATUS[raised.value.kind], (raised.value.kind, r.text)
     (message,) = r.json().values()
     assert message.startswith("x.wav: ") and "\n" not in message
+
+
+# --------------------------------------------------------------------------- decode bombs
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    """8 channels at 384 kHz, 150 s of silence: only a bound on decoded samples stops it (``fx.decode_bomb``)."""
+    return fx.decode_bomb()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.parametrize(("length", "max_seconds"), [("in the header", 1.0), ("unknown", 5.0)])
+def test_a_decode_bomb_is_refused_within_a_bound_on_samples_time_and_memory(
+        client: TestClient, bomb: bytes, length: str, max_seconds: float) -> None:
+    """Refused from the header when it states the length; after at most MAX_UPLOAD_SAMPLES decoded samples (kept
+    as mono, block by block) when it does not. Either way the server's memory comes back."""
+    data = bomb if length == "in the header" else fx.forget_flac_length(bomb)
+    assert len(data) < 1024 * 1024
+    gc.collect()
+    before = rss_mb()
+    tracemalloc.start()
+    t0 = time.monotonic()
+    try:
+        r = client.post("/api/predict", files={"file": ("bomb.flac", data, "audio/flac")})
+        elapsed = time.monotonic() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    gc.collect()
+    after = rss_mb()
+    (message,) = r.json().values()
+    assert r.status_code == 413 and message.startswith("bomb.flac: too long:") and "samples" in message, r.text
+    assert elapsed < max_seconds, f"{elapsed:.1f} s to refuse"
+    assert peak < 80, f"{peak:.0f} MB allocated at the peak"  # 460.8 M float32 samples would be 1,843 MB
+    assert after - before < 20, f"the server kept {after - before:.0f} MB"

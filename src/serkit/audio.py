@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import re
 import struct
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +44,18 @@ _PLAUSIBLE_FRAMES = 2**40
 # libsndfile's public SF_ERR_UNRECOGNISED_FORMAT, and its SFE_BAD_SEEK ("Internal psf_fseek()
 # failed"): the error a read of a stream of unknown length raises once it has decoded up to the end.
 _SF_ERR_UNRECOGNISED_FORMAT = 1
+# ... and its SFE_BAD_FILE ("File does not exist or is not a regular file (possibly a pipe?)"): what it says of
+# a file it opened by name (the same bytes in memory get SF_ERR_UNRECOGNISED_FORMAT) when no format reads them.
+# The file exists (it was opened here first), so both mean "not audio", from the CLI and the server alike.
+_SF_ERR_NOT_AUDIO = frozenset({_SF_ERR_UNRECOGNISED_FORMAT, 7})
+# libsndfile opens its messages with "Error opening '<path>': " or "Error opening <_Bytes object at 0x...>: ":
+# the path is already in serkit's message, and a repr with an address is nothing a user can use.
+_OPENING = re.compile(r"^Error opening (?:'.*'|<[^>]*>): ")
 _SFE_BAD_SEEK = 39
 _UNKNOWN_LENGTH_BLOCK = 1 << 16  # frames per read when the header gives no length
+# Decoded samples (frames x channels) `iter_blocks` reads at once: 32 MB as float32, whatever the file's rate and
+# channels (the resampler's output does not depend on how its input is cut, so neither does a prediction).
+_MAX_BLOCK_SAMPLES = 1 << 23
 # An MP3 header's frame count is an estimate: encoder delay and padding may leave the decoder up
 # to two MPEG frames short without anything missing. Every other format must decode exactly.
 _MP3_SLACK_FRAMES = 2 * 1152
@@ -196,6 +211,136 @@ def _inspect(fh: BinaryIO) -> _Header:
         fh.seek(was)
 
 
+# MPEG audio frame headers (ISO 11172-3, 13818-3): kbps by (MPEG-1?, layer) and bitrate index 1..14, and the
+# sample rates by version. Enough to walk from one frame to the next without decoding.
+_MPEG_KBPS = {
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # version bits
+_MPEG_SCAN_BYTES = 1 << 16  # where the first two frames must be found before the decoder is left to judge
+
+
+def _mpeg_frame_size(head: bytes) -> int | None:
+    """The size in bytes of the MPEG audio frame whose 4-byte header is `head`; None when it is not one
+    (or a free-format frame, whose size the header does not give)."""
+    if len(head) < 4:
+        return None
+    h = int.from_bytes(head[:4], "big")
+    version, layer_bits, kbps_index, rate_index = (h >> 19) & 3, (h >> 17) & 3, (h >> 12) & 15, (h >> 10) & 3
+    if h >> 21 != 0x7FF or version == 1 or layer_bits == 0 or kbps_index in (0, 15) or rate_index == 3:
+        return None
+    layer, mpeg1, padding = 4 - layer_bits, version == 3, (h >> 9) & 1
+    bitrate = _MPEG_KBPS[(mpeg1, layer)][kbps_index - 1] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + padding
+
+
+def _check_mpeg(fh: BinaryIO, label: str) -> bool:
+    """Whether the data looks like an MP3 (an ID3 tag, or data opening on a frame header); refuses one
+    without two whole audio frames.
+
+    libmpg123 needs two frames to find its bearings: with fewer it fails in a way libsndfile reports
+    as "File does not exist or is not a regular file (possibly a pipe?)", after printing its own
+    warnings to stderr. Counted here, before the decoder sees the file, the user gets what is wrong.
+    """
+    try:
+        if not fh.seekable():
+            return False
+        was = fh.tell()
+    except (AttributeError, OSError):
+        return False
+    try:
+        fh.seek(0)
+        head = fh.read(10)
+        tagged = head[:3] == b"ID3" and len(head) == 10
+        if not tagged and _mpeg_frame_size(head) is None:
+            return False  # not an MP3, or one libsndfile recognises by other means
+        start = 0
+        if tagged:
+            start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0))) + (10 if head[5] & 0x10 else 0)
+        fh.seek(start)
+        data = fh.read(_MPEG_SCAN_BYTES)
+        ends = len(data) < _MPEG_SCAN_BYTES  # the whole rest of the file is in `data`
+    except (OSError, ValueError):
+        return True
+    finally:
+        fh.seek(was)
+    frames = 0
+    for k in range(len(data) - 3):
+        size = _mpeg_frame_size(data[k : k + 4])
+        if size is None:
+            continue
+        if k + size > len(data):
+            if not ends:
+                return True
+            continue  # a frame cut short: not a whole one
+        if _mpeg_frame_size(data[k + size : k + size + 4]) is not None:
+            return True  # two frames in a row: the decoder's to judge
+        frames = max(frames, 1)
+    if not ends:
+        return True
+    if frames == 0:
+        what = "an MP3 holding only an ID3 tag" if tagged and not data.strip(b"\0") else \
+            "an MP3 without a whole audio frame"
+        raise AudioError(label, f"contains no audio: {what}", AudioProblem.EMPTY)
+    raise AudioError(label, "too short: an MP3 of a single audio frame (a decoder needs at least two)",
+                     AudioProblem.TOO_SHORT)
+
+
+# What libmpg123 prints on its own (it has no switch that libsndfile sets): "[src/libmpg123/parse.c:...] warning: ...",
+# "Warning: Xing stream size off by more than 1%...", "Note: Trying to resync...".
+_MPG123_NOISE = re.compile(rb"^(?:\[src/libmpg123/|Warning: |Note: )")
+_QUIET = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[int, Any] | None = None  # the real fd 2, and the temporary file standing in for it
+
+
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """Keep libmpg123's own messages off stderr while it decodes: a user gets serkit's one line, not a C
+    library's notes on the file first.
+
+    fd 2 points at a temporary file meanwhile (shared by threads decoding at once); whatever else was
+    written there, by another thread, is copied back to stderr afterwards, so nothing but the decoder's
+    chatter is lost.
+    """
+    global _quiet_depth, _quiet_saved
+    with _QUIET:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                held = tempfile.TemporaryFile()  # noqa: SIM115 - open until the last decoding thread leaves
+                _quiet_saved = (os.dup(2), held)
+                os.dup2(held.fileno(), 2)
+            except (OSError, ValueError, AttributeError):  # no fd 2 to stand in for: nothing to keep quiet
+                _quiet_saved = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                real, held = _quiet_saved
+                _quiet_saved = None
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    sys.stderr.flush()
+                os.dup2(real, 2)
+                os.close(real)
+                held.seek(0)
+                others = b"".join(line for line in held if not _MPG123_NOISE.match(line))
+                held.close()
+                while others:
+                    others = others[os.write(2, others) :]
+
+
 class _Bytes(io.BytesIO):
     """Bytes for libsndfile's virtual IO. It probes damaged headers with seeks before the start;
     BytesIO raises there, inside a C callback, which prints "Exception ignored" and a traceback.
@@ -253,6 +398,7 @@ class _Stream:
     channels: int
     frames: int | None  # None: the header does not state the length
     slack: int  # frames the decoder may fall short of `frames` without anything missing
+    mpeg: bool = False  # decoded by libmpg123, which talks on stderr: reads go through `_quiet_decoder`
 
 
 @contextlib.contextmanager
@@ -280,26 +426,30 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
             fh = target = _Bytes(source)
         else:
             fh = target = source
+        mpeg = _check_mpeg(fh, label)
         header = _inspect(fh)
         if header.patch is not None:
             target = _PatchedReader(fh, *header.patch)
         try:
             # libsndfile sniffs the container from the header, not the extension: an AIFF
             # named .wav (a known TESS quirk) decodes as AIFF.
-            f = stack.enter_context(sf.SoundFile(target))
+            with _quiet_decoder() if mpeg else contextlib.nullcontext():
+                f = stack.enter_context(sf.SoundFile(target))
         except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
             if header.cut_in_header:
                 raise AudioError(label, f"unreadable audio: truncated inside its header (the file ends after "
                                         f"{fh.seek(0, io.SEEK_END)} bytes)", AudioProblem.TRUNCATED) from None
-            if getattr(exc, "code", None) == _SF_ERR_UNRECOGNISED_FORMAT:
+            if getattr(exc, "code", None) in _SF_ERR_NOT_AUDIO:
                 raise AudioError(label, "unreadable audio: not a recognised audio format (wav, flac, ogg, aiff, mp3)",
                                  AudioProblem.UNRECOGNISED) from None
-            raise AudioError(label, f"unreadable audio: {str(exc).splitlines()[0]}", AudioProblem.CORRUPT) from None
+            detail = _OPENING.sub("", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise AudioError(label, f"unreadable audio: {detail}", AudioProblem.CORRUPT) from None
         sr = int(f.samplerate)
         check_sample_rate(sr, name=label)
         frames = int(f.frames) if f.frames < _PLAUSIBLE_FRAMES else None
         _check_promise(header, label, sr, frames)
-        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0)
+        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0,
+                      mpeg or f.format == "MP3")
 
 
 def _check_promise(header: _Header, label: str, sample_rate: int, frames: int | None) -> None:
@@ -327,7 +477,8 @@ def _secs(seconds: float) -> str:
 def _read(stream: _Stream, n: int) -> tuple[np.ndarray, bool]:
     """Up to n frames, (frames, channels) float32, and whether the stream ended there."""
     if stream.frames is not None:
-        data = stream.file.read(n, dtype="float32", always_2d=True)
+        with _quiet_decoder() if stream.mpeg else contextlib.nullcontext():
+            data = stream.file.read(n, dtype="float32", always_2d=True)
         return data, data.shape[0] < n
     import soundfile as sf
 
@@ -335,7 +486,8 @@ def _read(stream: _Stream, n: int) -> tuple[np.ndarray, bool]:
     # samples are in `out` by then; NaN marks what the decoder did not fill (FLAC is integer PCM).
     out = np.full((n, stream.channels), np.nan, dtype=np.float32)
     try:
-        data = stream.file.read(out=out)
+        with _quiet_decoder() if stream.mpeg else contextlib.nullcontext():
+            data = stream.file.read(out=out)
         return data, data.shape[0] < n
     except sf.LibsndfileError as exc:
         if exc.code != _SFE_BAD_SEEK:
@@ -447,13 +599,17 @@ def load(
     name: str | None = None,
     min_duration: float = MIN_DURATION,
     max_duration: float | None = None,
+    max_samples: int | None = None,
     check: bool = True,
 ) -> np.ndarray:
     """Decode any supported file (path, bytes or file object) to mono float32 at `sample_rate`.
 
-    max_duration bounds the work on untrusted uploads (a few kB of FLAC can expand to gigabytes
-    of samples): checked from the header before decoding when the header states the length, and
-    on the decoded samples, before resampling, when it does not.
+    max_duration and max_samples bound the work on untrusted uploads (a few kB of FLAC can expand
+    to gigabytes of samples). max_samples counts what the decoder produces, channels x rate x
+    seconds, because that is what costs time and memory: 150 s is harmless at 16 kHz mono and 1.8 GB
+    at 384 kHz on 8 channels. Both are checked from the header before decoding when it states the
+    length, and block by block while decoding when it does not. Blocks are downmixed as they come,
+    so what is held is the mono signal, never the channels.
     """
     label = _name(source, name)
     with _opened(source, label) as s:
@@ -461,16 +617,32 @@ def load(
         if max_duration is not None and s.frames is not None and s.frames / sr > max_duration:
             raise AudioError(label, f"too long: {s.frames / sr:.1f} s (maximum {max_duration:g} s)",
                              AudioProblem.TOO_LONG)
+        if max_samples is not None and s.frames is not None and s.frames * s.channels > max_samples:
+            raise _too_many_samples(s, max_samples, f"{s.frames / sr:.1f} s: {s.frames * s.channels / 1e6:.1f} M samples")
         max_frames = None if max_duration is None else int(max_duration * sr)
-        block = s.frames if s.frames else _UNKNOWN_LENGTH_BLOCK  # known length: one read
-        parts = list(_blocks(s, block, max_frames=max_frames))
+        parts: list[np.ndarray] = []
+        decoded = 0
+        for data in _blocks(s, _UNKNOWN_LENGTH_BLOCK, max_frames=max_frames):
+            decoded += data.size
+            if max_samples is not None and decoded > max_samples:
+                raise _too_many_samples(s, max_samples, f"length not in the header: more than {max_samples / 1e6:g} M samples")
+            parts.append(to_mono(data))
     if not parts:
         raise AudioError(label, "contains no samples", AudioProblem.EMPTY)
-    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    signal = resample(to_mono(data), sr, sample_rate)
+    mono = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    del parts
+    signal = resample(mono, sr, sample_rate)
     if check:
         validate(signal, sample_rate, name=label, min_duration=min_duration)
     return signal
+
+
+def _too_many_samples(stream: _Stream, max_samples: int, what: str) -> AudioError:
+    """TOO_LONG for a decode bound: `what` says how many samples, from the header or counted."""
+    channels = f"{stream.channels} channel{'s' if stream.channels != 1 else ''}"
+    return AudioError(stream.label, f"too long: {channels} at {stream.sample_rate} Hz, {what} to decode "
+                                    f"(maximum {max_samples / 1e6:g} M samples, channels x rate x seconds)",
+                      AudioProblem.TOO_LONG)
 
 
 def iter_blocks(
@@ -486,7 +658,9 @@ def iter_blocks(
     with _opened(source, label) as s:
         sr = s.sample_rate
         stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
-        for data in _blocks(s, max(1, int(block_seconds * sr))):
+        # A block is bounded in samples as well as in seconds: 30 s of 8 channels at 384 kHz is 92 M samples.
+        frames = max(1, min(int(block_seconds * sr), _MAX_BLOCK_SAMPLES // s.channels))
+        for data in _blocks(s, frames):
             if not np.all(np.isfinite(data)):
                 raise AudioError(label, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
             mono = to_mono(data)

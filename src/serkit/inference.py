@@ -29,6 +29,8 @@ __all__ = ["LONG_AUDIO_SECONDS", "MIN_SPEAKER_FILES", "Backend", "Prediction", "
 
 LONG_AUDIO_SECONDS = 10.0
 MAX_UPLOAD_SECONDS = 600.0  # ten minutes: what the web page can record
+# Decoded samples an upload may cost (channels x rate x seconds): ten minutes of 48 kHz stereo, 230 MB as float32.
+MAX_UPLOAD_SAMPLES = 57_600_000
 UNCERTAIN = "uncertain"
 
 
@@ -318,9 +320,12 @@ class Predictor:
         return self.decide(self.probabilities([self.features(signal)])[0], path=name, duration=duration)
 
     def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None,
-                      max_duration: float | None = MAX_UPLOAD_SECONDS) -> Prediction:
-        """For uploads: bounded by duration (from the header) before anything is decoded."""
-        return self.predict_signal(audio.load(data, name=name, max_duration=max_duration), name=name, segment=segment)
+                      max_duration: float | None = MAX_UPLOAD_SECONDS,
+                      max_samples: int | None = MAX_UPLOAD_SAMPLES) -> Prediction:
+        """For uploads: bounded by duration and by decoded samples, from the header before anything is
+        decoded, and while decoding where the header does not state the length (``audio.load``)."""
+        signal = audio.load(data, name=name, max_duration=max_duration, max_samples=max_samples)
+        return self.predict_signal(signal, name=name, segment=segment)
 
     def predict_file(self, path: str | Path, *, segment: bool | None = None) -> Prediction:
         p = str(path)

@@ -104,6 +104,7 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
                   file=sys.stderr)
     else:
         try:
+            _handshake(spec.address, CONNECT_TIMEOUT)
             with dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s"}):
                 client = Client(spec.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -117,6 +118,33 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
     if len(_CLIENTS) == 1:
         atexit.register(close_clients)
     return client
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Open a connection to `address` and exchange Dask's handshake, all within `timeout` (+0.5) seconds.
+
+    distributed's Client bounds the TCP connect but then waits for the scheduler's handshake without a
+    limit, so a listener that accepts and says nothing (a wrong port, a stuck proxy) would hang the run
+    for ever. Raises TimeoutError or OSError; runs in a thread of its own, so that it works whether or
+    not the caller's thread has an event loop running.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from distributed.comm import connect as comm_connect
+
+    async def exchange() -> None:
+        comm = await comm_connect(address, timeout=timeout)
+        await comm.close()
+
+    def run() -> None:
+        try:  # half a second more than the connect's own limit: an address that never connects says so itself
+            asyncio.run(asyncio.wait_for(exchange(), timeout + 0.5))
+        except TimeoutError:  # asyncio's (the same class since Python 3.11): the handshake did not come
+            raise TimeoutError("the address accepted the connection, then said nothing") from None
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="serkit-handshake") as pool:
+        pool.submit(run).result()
 
 
 def relax_malloc_trim() -> None:
@@ -143,6 +171,22 @@ def relax_malloc_trim() -> None:
 
 
 _MALLOC_RELAXED = False
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by this process back to the system (glibc's malloc_trim; nothing elsewhere).
+
+    glibc keeps freed blocks for reuse, in every thread's arena: after a large refused upload was
+    decoded block by block, a server would go on holding tens of MB it no longer uses.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -157,10 +201,65 @@ def close_clients() -> None:
 
 
 def local_executor(workers: int) -> Executor:
-    """The built-in local pool: `workers` single-threaded processes, reused by every later step."""
+    """The built-in local pool: `workers` single-threaded processes, reused by every later step.
+
+    Each worker watches its parent (`watch_parent`), so none outlives the run, however it ends.
+    """
+    global _LOCAL_POOL
     from joblib.externals.loky import get_reusable_executor
 
-    return get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS, env={v: "1" for v in THREAD_VARS})
+    _LOCAL_POOL = get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS,
+                                        env={v: "1" for v in THREAD_VARS}, initializer=watch_parent)
+    return _LOCAL_POOL
+
+
+_LOCAL_POOL: Executor | None = None
+PARENT_POLL_SECONDS = 0.2  # how often a local worker checks that its parent is still there
+
+
+def watch_parent() -> None:
+    """In a local pool worker (its initializer): exit as soon as the parent process is gone.
+
+    A parent killed with SIGKILL (or by the OOM killer) runs no clean-up, and loky's workers would
+    otherwise wait out their idle time-out (minutes, holding hundreds of MB each). A daemon thread
+    polls the parent pid: when the worker is re-parented, it ends the process at once.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="serkit-watch-parent", daemon=True).start()
+
+
+def stop_local_workers() -> None:
+    """Kill the local pool's workers now, mid-task if need be (a run interrupted or terminated).
+
+    The workers are killed directly: loky then finds its pool broken and winds it down, failing the
+    futures still pending. (``shutdown(kill_workers=True)`` would instead trip over futures the run has
+    just cancelled while unwinding, kill its own manager thread with a traceback, and leave the workers
+    and their resource tracker to hold the process's exit.)
+    """
+    global _LOCAL_POOL
+    pool, _LOCAL_POOL = _LOCAL_POOL, None
+    if pool is None:
+        return
+    workers = list(getattr(pool, "_processes", {}).values())  # loky's own table: no public accessor
+    import signal
+
+    for worker in workers:
+        try:
+            os.kill(worker.pid, signal.SIGKILL)
+        except (OSError, TypeError):  # gone already, or never started
+            pass
+    for worker in workers:
+        worker.join(timeout=1.0)
+    pool.shutdown(wait=True)
 
 
 class InlineExecutor(Executor):

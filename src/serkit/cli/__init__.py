@@ -108,14 +108,33 @@ def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | Non
     return text
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the run unwinds as it does on Ctrl-C (a BaseException, so no
+    `except Exception` on the way swallows it)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
     from serkit.errors import SerkitError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # `serve` leaves SIGTERM to uvicorn (a graceful shutdown); only the main thread may set a handler.
+    catch = threading.current_thread() is threading.main_thread() and args.command != "serve"
+    previous = signal.signal(signal.SIGTERM, _terminate) if catch else signal.SIG_DFL
     try:
         check_extras(args)
         return args.handler(args)
+    except Terminated:
+        _stop_workers()
+        print("serkit: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except SerkitError as exc:
         print(f"serkit: error: {as_flags(exc, parser, args.command)}", file=sys.stderr)
         return EXIT_ERROR
@@ -137,8 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        _stop_workers()
         print("serkit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if catch:  # None: a handler set outside Python, which cannot be put back; the default then
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _stop_workers() -> None:
+    """The local pool's workers die with the run, not after their idle time-out."""
+    from serkit.parallel import stop_local_workers
+
+    stop_local_workers()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--max-stream-lead", type=option_type("max_stream_lead"), default=serve_defaults.max_stream_lead,
                     metavar="S", help="a live client sending more than S seconds ahead of real time is refused "
                                       "(not queued)")
+    sv.add_argument("--max-stream-messages", type=option_type("max_stream_messages"),
+                    default=serve_defaults.max_stream_messages, metavar="N",
+                    help="messages a second a live client may send on average, after a burst of 10 s worth; "
+                         "a flood is refused with close code 1008")
     sv.add_argument("--allowed-hosts", type=list_type(parse_hosts), default=None, metavar="HOST[,HOST]",
                     help="Host names the server answers (DNS rebinding); *.example.org for sub-domains, * for any "
                          "(default: the --host address, localhost, 127.0.0.1, ::1)")
@@ -57,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               upload_timeout=args.upload_timeout, keep_alive_timeout=args.keep_alive_timeout,
                               max_streams=args.max_streams, max_stream_seconds=args.max_stream_seconds,
                               max_message_kb=args.max_message_kb, max_stream_lead=args.max_stream_lead,
+                              max_stream_messages=args.max_stream_messages,
                               allowed_hosts=args.allowed_hosts, allowed_origins=args.allowed_origins or (), **limits)
     run(args.model, host=args.host, port=args.port, settings=settings)
     return EXIT_OK

@@ -3,7 +3,7 @@
 Protocol (JSON text messages one way and the other, audio as binary messages):
 
 * server -> ``{"type": "ready", "labels", "hop", "window", "smooth", "sample_rate", "max_seconds",
-  "max_message_bytes", "max_lead"}`` once the stream is admitted;
+  "max_message_bytes", "max_lead", "max_messages"}`` once the stream is admitted;
 * client -> optional first message ``{"type": "start", "sample_rate": 48000}`` (default 16000; the
   server resamples), then binary messages of 16-bit little-endian mono PCM, whole samples, any number
   per message;
@@ -15,8 +15,12 @@ What a stream may cost is bounded: ``--max-streams`` open at once (the next gets
 code 1013 at once), ``--max-stream-seconds`` of audio or of wall-clock time (then the summary, an error
 and 1008), ``--max-message-kb`` per message (1009), ``--read-timeout`` without a message (1008), and
 a client may run at most ``--max-stream-lead`` seconds ahead of real time: one that sends faster is
-refused (1008), never queued. The receive loop feeds one message at a time, so a fast client meets
-back-pressure (the WebSocket layer holds at most a few messages), not a growing queue. Bad input --
+refused (1008), never queued. Every message costs work whatever its size, so the message rate is
+bounded too: ``--max-stream-messages`` a second on average, after a burst of 10 s worth (a token
+bucket); a flood of tiny messages is refused (1008) within its burst. Audio is gathered into pieces of
+at least 50 ms before the model sees it, so small messages cost a copy each, not a pass of the
+model. The receive loop takes one message at a time, so a fast client meets back-pressure (the
+WebSocket layer holds at most a few messages), not a growing queue. Bad input --
 text where audio is expected (1003), a file format instead of raw PCM (1003), half a sample or a bad
 ``start`` message (1007) -- gets ``{"type": "error", "error": "..."}`` and a close; other streams go on.
 A client that disconnects leaves nothing behind: its stream object is dropped with the handler.
@@ -30,6 +34,7 @@ from enum import IntEnum
 from typing import Any
 
 import anyio
+import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -46,6 +51,8 @@ logger = logging.getLogger("serkit.server")
 STREAM_NAME = "live"
 START_FIELDS = frozenset({"type", "sample_rate", "encoding", "channels"})
 ENCODING = "pcm_s16le"
+BURST_SECONDS = 10.0  # the message-rate bucket holds this many seconds' worth of --max-stream-messages
+GATHER_SECONDS = 0.05  # audio is fed to the model in pieces of at least this much
 
 
 class Close(IntEnum):
@@ -114,6 +121,11 @@ class Session:
         self.first_audio_at: float | None = None
         self.samples = 0  # received, at the declared rate
         self.messages = 0
+        self.burst = settings.max_stream_messages * BURST_SECONDS
+        self.tokens = self.burst  # messages the client may still send at once (a token bucket)
+        self.refilled = anyio.current_time()
+        self.gathered: list[np.ndarray] = []  # audio received and not yet fed (less than GATHER_SECONDS)
+        self.gathered_samples = 0
 
     async def run(self) -> None:
         ws, settings = self.ws, self.settings
@@ -128,7 +140,7 @@ class Session:
             return
         ready = {"type": Message.READY.value, **defaults.describe(), "encoding": ENCODING,
                  "max_seconds": settings.max_stream_seconds, "max_message_bytes": settings.max_message_bytes,
-                 "max_lead": settings.max_stream_lead}
+                 "max_lead": settings.max_stream_lead, "max_messages": settings.max_stream_messages}
         if not await send(ws, ready):
             return
         deadline = anyio.current_time() + settings.max_stream_seconds
@@ -145,8 +157,9 @@ class Session:
                         continue  # the limit: summary above
                     raise StreamEnd(Close.POLICY, f"no message for {settings.read_timeout:g} s: stream closed")
                 if message["type"] == "websocket.disconnect":
-                    return
+                    return  # the client went: what was gathered is dropped with the session
                 self.messages += 1
+                self.take_token()
                 going = True
                 if message.get("bytes") is not None:
                     going = await self.audio(message["bytes"])
@@ -164,6 +177,18 @@ class Session:
             await close(ws, Close.INTERNAL, GENERIC_500)
 
     # -- messages ---------------------------------------------------------------------------------
+    def take_token(self) -> None:
+        """One message against the rate bound: refuse the stream once the bucket is empty."""
+        rate = self.settings.max_stream_messages
+        now = anyio.current_time()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens < 1:
+            raise StreamEnd(Close.POLICY, f"more than {rate:g} messages a second (after a burst of {self.burst:g}): "
+                                          "send fewer, larger messages (20-500 ms of audio each); the stream is "
+                                          "refused, not queued")
+        self.tokens -= 1
+
     async def control(self, text: str) -> bool:
         """A JSON control message; False when the stream is over."""
         try:
@@ -236,17 +261,32 @@ class Session:
             raise StreamEnd(Close.POLICY, f"audio arrives faster than real time ({self.samples / rate:.1f} s of "
                                           f"audio in {now - (self.first_audio_at or now):.1f} s; at most "
                                           f"{settings.max_stream_lead:g} s ahead): the stream is refused, not queued")
-        updates = await run_in_threadpool(self.stream.feed, samples) if len(samples) else []
-        for update in updates:
-            if not await send(self.ws, update.to_dict()):
-                return False
+        if len(samples):
+            self.gathered.append(samples)
+            self.gathered_samples += len(samples)
+        if self.gathered_samples >= GATHER_SECONDS * rate and not await self.flush():
+            return False
         if at_limit:
             await self.finish(f"the stream reached the server's limit of {settings.max_stream_seconds:g} s of audio")
             return False
         return True
 
+    async def flush(self) -> bool:
+        """Feed the gathered audio to the model and send the updates; False when the client has gone."""
+        if not self.gathered or self.stream is None:
+            return True
+        samples = self.gathered[0] if len(self.gathered) == 1 else np.concatenate(self.gathered)
+        self.gathered, self.gathered_samples = [], 0
+        updates = await run_in_threadpool(self.stream.feed, samples)
+        for update in updates:
+            if not await send(self.ws, update.to_dict()):
+                return False
+        return True
+
     async def finish(self, limit_reason: str | None) -> None:
         """The summary, then a normal close (stop) or an error and 1008 (a limit)."""
+        if not await self.flush():
+            return
         stream = self.stream or StreamingPredictor(self.predictor, name=STREAM_NAME)
         self.stream = None
         summary = await run_in_threadpool(stream.close)

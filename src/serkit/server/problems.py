@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from serkit.errors import AudioError, AudioProblem
+from serkit.inference import MAX_UPLOAD_SAMPLES, MAX_UPLOAD_SECONDS
 from serkit.server.schemas import ErrorOut
 
 GENERIC_500 = "internal server error"
@@ -33,7 +34,8 @@ STATUS_TEXT = {
     400: "Empty file, malformed multipart body, or a Host name the server does not accept.",
     403: "A cross-origin request from a page of another site (same origin only, unless `--allowed-origins`).",
     408: "The request body did not arrive in time (`--read-timeout`, `--upload-timeout`); the connection is closed.",
-    413: "Upload larger than the server's limit (`--max-upload-mb`), or audio longer than 10 minutes.",
+    413: f"Upload larger than the server's limit (`--max-upload-mb`), or audio longer than {MAX_UPLOAD_SECONDS / 60:g} "
+    f"minutes or than {MAX_UPLOAD_SAMPLES / 1e6:g} M decoded samples (channels x rate x seconds).",
     415: "Not a recognised audio format (decided from the content, not the name).",
     422: "No `file` field, or audio that cannot be used (too short, silent, ...).",
     500: "Unexpected server error (logged); the message is generic.",

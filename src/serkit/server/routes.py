@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from serkit.errors import AudioError, SerkitError
+from serkit.errors import AudioError, AudioProblem, SerkitError
+from serkit.parallel import release_freed_memory
 from serkit.server.limits import Admission, StreamSlots
 from serkit.server.live import live_stream
 from serkit.server.predictor import PredictorHolder, model_name
@@ -116,6 +117,8 @@ def build_router(
             prediction = await run_in_threadpool(functools.partial(predictor.predict_bytes, data, name=name))
             result = json_safe(prediction.to_dict())
         except AudioError as exc:
+            if exc.kind is AudioProblem.TOO_LONG:  # what was decoded before the bound goes back to the system
+                await run_in_threadpool(release_freed_memory)
             return error_response(audio_error_status(exc), str(exc))
         except SerkitError as exc:
             return error_response(422, str(exc))

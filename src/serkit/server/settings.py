@@ -31,6 +31,7 @@ BOUNDS: dict[str, Bound] = {
     "max_stream_seconds": Bound(float, 0, 86400, above=True),
     "max_message_kb": Bound(int, 1, 16384),
     "max_stream_lead": Bound(float, 0, 3600, above=True),
+    "max_stream_messages": Bound(float, 0, 1_000_000, above=True),
 }
 
 
@@ -111,6 +112,9 @@ class ServerSettings:
     max_stream_seconds: float = 600.0  # a live stream ends after this much audio (or wall-clock time)
     max_message_kb: int = 64  # largest WebSocket message: 0.68 s of 48 kHz 16-bit PCM
     max_stream_lead: float = 5.0  # how far a live client may send ahead of real time before it is refused
+    # Messages a second a live client may send on average, after a burst of 10 s worth: each message costs the
+    # server work whatever its size, so 2-byte messages as fast as a client can send are a flood, not audio.
+    max_stream_messages: float = 100.0
     allowed_hosts: tuple[str, ...] | None = None
     allowed_origins: tuple[str, ...] = ()
 
