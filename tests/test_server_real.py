@@ -154,4 +154,5 @@ def test_a_decode_bomb_is_refused_within_a_bound_on_samples_time_and_memory(
     assert r.status_code == 413 and message.startswith("bomb.flac: too long:") and "samples" in message, r.text
     assert elapsed < max_seconds, f"{elapsed:.1f} s to refuse"
     assert peak < 80, f"{peak:.0f} MB allocated at the peak"  # 460.8 M float32 samples would be 1,843 MB
-    assert after - before < 20, f"the server kept {after - before:.0f} MB"
+    # The old code kept +1.7 GB; 100 MB leaves room for what the rest of a long test session allocates meanwhile.
+    assert after - before < 100, f"the server kept {after - before:.0f} MB"
