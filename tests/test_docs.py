@@ -126,8 +126,11 @@ def _signature(obj):
 
 def _problems(name: str, obj) -> list[str]:
     doc = obj.__doc__ if isinstance(obj, property) or inspect.isclass(obj) else inspect.getdoc(obj)
-    if inspect.isclass(obj) and "__doc__" not in vars(obj):
-        doc = None
+    if inspect.isclass(obj):
+        # The reference merges __init__'s docstring into the class's (merge_init_into_class in mkdocs.yml).
+        own = obj.__doc__ if "__doc__" in vars(obj) else None
+        init = vars(obj).get("__init__")
+        doc = "\n\n".join(inspect.cleandoc(d) for d in (own, getattr(init, "__doc__", None)) if d and d.strip())
     if not doc or not doc.strip():
         return [f"{name}: no docstring"]
     if isinstance(obj, property):
