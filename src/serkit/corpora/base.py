@@ -101,7 +101,11 @@ class Corpus:
         return list(COLUMNS) + list(extra)
 
     def records(self) -> list[dict[str, Any]]:
-        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`."""
+        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`.
+
+        Returns:
+            One dict per file, keyed by `columns`.
+        """
         out = [{c: row.get(c) for c in self.columns} for row in sorted(self.rows, key=lambda r: r["path"])]
         for r in out:
             r["recovered"] = not _missing(r["recovered"]) and bool(r["recovered"])
@@ -109,10 +113,15 @@ class Corpus:
 
     @property
     def speakers(self) -> list[str]:
+        """The distinct speakers, sorted."""
         return sorted({str(s) for s in (r.get("speaker") for r in self.rows) if not _missing(s)})
 
     def summary(self) -> dict:
-        """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each)."""
+        """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each).
+
+        Returns:
+            What `serkit corpus scan` prints, as JSON-ready values.
+        """
         emotions = Counter(str(e) for e in (r.get("emotion") for r in self.rows) if not _missing(e))
         speakers = Counter(s for s in (r.get("speaker") for r in self.rows) if not _missing(s))
         genders = Counter("unknown" if _missing(g) else g for g in (r.get("gender") for r in self.rows))
@@ -138,7 +147,11 @@ class Corpus:
         }
 
     def to_csv(self) -> str:
-        """One line per file, the same text as `table.to_csv(index=False)` but without pandas."""
+        """One line per file, the same text as `table.to_csv(index=False)` but without pandas.
+
+        Returns:
+            The CSV text, with a header line.
+        """
         records = self.records()
         formats = {c: _csv_format([r[c] for r in records]) for c in self.columns}
         out = io.StringIO()
