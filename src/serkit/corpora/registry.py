@@ -26,6 +26,10 @@ def register_corpus(reader: type[CorpusReader], *, replace: bool = False) -> Non
     """Make a corpus reader available by its `info.name` and aliases: `--data NAME=PATH`, auto-detection,
     and the language and licence its models' cards state.
 
+    Args:
+        reader: The CorpusReader subclass (not an instance); its `info` names it.
+        replace: Replace a reader already registered under that name or an alias.
+
     Raises:
         ConfigError: the name or an alias is taken (unless replace=True).
     """
