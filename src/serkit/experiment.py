@@ -492,7 +492,7 @@ class RunOptions:
         """The feature cache this run reads and writes.
 
         Returns:
-            A FeatureCache, or None with `no_cache`.
+            (FeatureCache | None): The cache, or None with `no_cache`.
         """
         from serkit.features import FeatureCache
 
