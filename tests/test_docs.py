@@ -3,7 +3,6 @@ tables are copies of tables on the site (a figure is changed in one place, never
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 from pathlib import Path
@@ -95,12 +94,16 @@ def _resolve(path: str):
 
 
 def _callables(path: str):
-    """(qualified name, object, documents its own parameters) for everything the reference shows at `path`."""
+    """(qualified name, object) for everything the reference shows at `path`: a module's public classes and
+    functions, a class and its public methods and properties, a function."""
     obj = _resolve(path)
     if inspect.ismodule(obj):
         for name, member in vars(obj).items():
-            if not name.startswith("_") and getattr(member, "__module__", None) == obj.__name__ and (
-                    inspect.isclass(member) or inspect.isfunction(member)):
+            if (
+                not name.startswith("_")
+                and getattr(member, "__module__", None) == obj.__name__
+                and (inspect.isclass(member) or inspect.isfunction(member))
+            ):
                 yield from _callables(f"{path}.{name}")
         return
     yield path, obj
@@ -146,8 +149,13 @@ def _problems(name: str, obj) -> list[str]:
             if p.name not in ("self", "cls") and p.name not in documented:
                 problems.append(f"{name}: parameter {p.name!r} is not under Args:")
         returns = sig.return_annotation
-        if (not inspect.isclass(obj) and returns is not inspect.Signature.empty and returns not in (None, "None")
-                and "Returns" not in sections and "Yields" not in sections):
+        if (
+            not inspect.isclass(obj)
+            and returns is not inspect.Signature.empty
+            and returns not in (None, "None")
+            and "Returns" not in sections
+            and "Yields" not in sections
+        ):
             problems.append(f"{name}: returns {returns} but has no Returns: (or Yields:) section")
     if not inspect.isclass(obj):
         import serkit.errors
@@ -163,5 +171,8 @@ def _problems(name: str, obj) -> list[str]:
 
 
 def test_the_api_reference_documents_parameters_returns_and_raises():
+    """Every parameter under Args: (a class's: its own __init__'s, or Attributes: for a dataclass), Returns: or
+    Yields: unless it returns None, and Raises: for each serkit error its body raises directly."""
+    assert len(_reference_objects()) > 20, "docs/api.md lists no `::: dotted.path` objects"
     problems = [p for path in _reference_objects() for name, obj in _callables(path) for p in _problems(name, obj)]
     assert not problems, "docstrings of the API reference (docs/api.md):\n" + "\n".join(problems)
