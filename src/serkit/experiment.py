@@ -213,7 +213,8 @@ class ExperimentConfig:
     seed: int = dataclasses.field(default=0, metadata=_option(
         "seed for folds, models, augmentation and adaptation samples", cli="--seed", metavar="N"))
     augment: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
-        "training-fold augmentation, comma-separated (see README); test and validation audio is never augmented",
+        "training-fold augmentation, comma-separated (see docs/evaluation.md); test and validation audio is never "
+        "augmented",
         cli="--augment", metavar="LIST"))
     augment_copies: int = dataclasses.field(default=1, metadata=_option(
         "augmented copies per training file (with --augment)", cli="--augment-copies", metavar="N"))
