@@ -36,6 +36,16 @@ UNCERTAIN = "uncertain"
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
+    """One speech segment of a long recording or a live stream, predicted on its own.
+
+    Attributes:
+        start: Where it starts, in seconds from the beginning.
+        end: Where it ends, in seconds.
+        label: Its top class, or `uncertain` below the Predictor's `min_confidence`.
+        confidence: The top class's probability.
+        probabilities: Every class's probability, in label order.
+    """
+
     start: float
     end: float
     label: str
@@ -43,6 +53,11 @@ class Segment:
     probabilities: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
+        """The segment as JSON-ready values (times rounded to 1 ms, probabilities to 6 digits).
+
+        Returns:
+            `start`, `end`, `label`, `confidence` and `probabilities`.
+        """
         return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
                 "confidence": round(self.confidence, 6),
                 "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}

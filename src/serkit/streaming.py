@@ -81,7 +81,20 @@ def _rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
 
 @dataclasses.dataclass(frozen=True)
 class Update:
-    """What one hop of a live stream says. ``label`` is None in silence (``speech`` False)."""
+    """What one hop of a live stream says. ``label`` is None in silence (``speech`` False).
+
+    Attributes:
+        start: The hop's start, in seconds from the beginning of the stream.
+        end: The hop's end, in seconds.
+        speech: Whether the hop holds speech.
+        label: The label predicted from the last `window` seconds of speech; None in silence.
+        confidence: Its probability; None in silence.
+        probabilities: Every class's probability, in label order; None in silence.
+        smoothed_label: The label of the probabilities averaged over the last `smooth` labelled hops.
+        smoothed_confidence: Its averaged probability.
+        smoothed_probabilities: The averaged probabilities.
+        speech_seconds: How much speech the label was predicted from (up to the window).
+    """
 
     start: float
     end: float
@@ -95,6 +108,11 @@ class Update:
     speech_seconds: float = 0.0  # how much speech the label was predicted from (up to the window)
 
     def to_dict(self) -> dict[str, Any]:
+        """The update as the server's ``update`` message (rounded, JSON-ready).
+
+        Returns:
+            ``{"type": "update", ...}`` with every field.
+        """
         return {
             "type": Message.UPDATE.value, "start": round(self.start, 3), "end": round(self.end, 3),
             "speech": self.speech, "label": self.label,
