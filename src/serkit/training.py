@@ -70,7 +70,8 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
         The bundle folder written.
 
     Raises:
-        ConfigError: the config names more than one model, or `output` is not a bundle folder.
+        ConfigError: the config names more than one model.
+        BundleError: `output` exists and is not a bundle folder.
         CorpusError: a corpus cannot be read.
         DataError: the data cannot support training or the evaluations.
         MissingExtraError: a model or feature set needs an extra that is not installed.
@@ -93,7 +94,8 @@ def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOption
         without reading metrics.json back.
 
     Raises:
-        ConfigError: the config names more than one model, or `output` is not a bundle folder.
+        ConfigError: the config names more than one model.
+        BundleError: `output` exists and is not a bundle folder.
         CorpusError: a corpus cannot be read.
         DataError: the data cannot support training or the evaluations.
         MissingExtraError: a model or feature set needs an extra that is not installed.
