@@ -9,7 +9,7 @@ Prints, for the same files in one run:
   2. the whole `extract_features` pipeline (decode + features, all cores) cold, into an
      empty cache, and warm (served from the cache), and the ratio;
   3. the compute time per clip of every registered feature set (one thread, --cost-clips
-     clips, decode excluded), the figures the README quotes for eGeMAPS, ComParE and Whisper.
+     clips, decode excluded), the figures docs/features.md quotes for eGeMAPS, ComParE and Whisper.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's "Results" table: every model, speaker-independent, on RAVDESS, SAVEE and both merged.
+"""The within-corpus results table of docs/evaluation.md: every model, speaker-independent, on RAVDESS, SAVEE and
+both merged.
 
     python benchmarks/results.py [--data ../shared/data] [--out runs/results] [--only NAME,...] [--datasets ...]
 

@@ -15,8 +15,12 @@ class SerkitError(Exception):
     (the CLI writes `--min-confidence`, `--normalize corpus`) without the library knowing its flags.
 
     Args:
-        message: One line saying what is wrong, with the value received and what is valid.
+        *args: The message (one line saying what is wrong, with the value received and what is valid), as
+            for any Exception.
         params: The parameter names the message mentions, as the Python API spells them.
+
+    Attributes:
+        params: Those names, as a tuple.
     """
 
     def __init__(self, *args: object, params: Iterable[str] = ()) -> None:
@@ -41,7 +45,18 @@ class AudioProblem(str, Enum):
 
 
 class AudioError(SerkitError):
-    """A file that cannot be used as speech audio; the message names the file, `kind` says what is wrong."""
+    """A file that cannot be used as speech audio; the message names the file, `kind` says what is wrong.
+
+    Args:
+        path: The file (or the name of a signal or upload); None for an unnamed signal.
+        problem: What is wrong, in words; the message is ``PATH: PROBLEM``.
+        kind: What is wrong, from a closed set (the server maps it to an HTTP status).
+
+    Attributes:
+        path: The file, as a string, or None.
+        problem: What is wrong, in words.
+        kind: What is wrong, from a closed set.
+    """
 
     def __init__(self, path: str | Path | None, problem: str, kind: AudioProblem = AudioProblem.CORRUPT) -> None:
         self.path = None if path is None else str(path)
@@ -60,7 +75,18 @@ class ConfigError(SerkitError, ValueError):
 
 
 class UnknownNameError(ConfigError):
-    """A name outside a closed vocabulary: says what was given and what is valid."""
+    """A name outside a closed vocabulary: says what was given and what is valid.
+
+    Args:
+        kind: What the name is of, as the message says it (``model``, ``backend``).
+        value: The name given.
+        choices: The valid names (listed sorted in the message).
+
+    Attributes:
+        kind: What the name is of.
+        value: The name given.
+        choices: The valid names, sorted.
+    """
 
     def __init__(self, kind: str, value: object, choices: Iterable[str]) -> None:
         self.kind = kind

@@ -162,7 +162,25 @@ def normalise_fold(config: ExperimentConfig, train: TrainingRows, X_test: np.nda
 def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output: str | Path | None = None,
              table: FeatureTable | None = None) -> EvaluationResult:
     """Cross-validate the config's models on its data; write reports to `output` (a new or an earlier
-    evaluation folder). `table` reuses features already extracted for this config."""
+    evaluation folder). `table` reuses features already extracted for this config.
+
+    Needs the ``train`` extra.
+
+    Args:
+        config: What to evaluate: data, models, features, protocol, normalisation.
+        run: How to run it (cache, workers, jobs, progress, scheduler); None for the defaults.
+        output: The folder to write the reports to (new, or an earlier evaluation's); None writes nothing.
+        table: Features already extracted for this config (an earlier result's `table`), to skip extraction.
+
+    Returns:
+        Every model's per-fold and pooled scores, the folds, and the features behind them.
+
+    Raises:
+        ConfigError: `output` exists and is not an earlier evaluation folder.
+        CorpusError: a corpus cannot be read.
+        DataError: the data cannot support the protocol (too few speakers, classes or files).
+        MissingExtraError: a model or feature set needs an extra that is not installed.
+    """
     from serkit.reports import check_report_folder, write_reports
 
     run = run or RunOptions()

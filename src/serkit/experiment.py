@@ -159,7 +159,35 @@ def _option(help: str, *, cli: str | None = None, metavar: str | None = None, ch
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """What an evaluation or training run computes. Made once, validated on construction, saved in every
-    report and bundle."""
+    report and bundle.
+
+    Strings are accepted where a field takes an enum or components (``models="logreg[C=0.01],svm"``,
+    ``protocol="cross"``); they are parsed and checked here, so a config that exists is a valid one.
+
+    Attributes:
+        data: Corpus folders or CSV manifests, each optionally ``NAME=PATH`` to force the reader; several
+            are merged.
+        models: The model(s), with options in brackets (``logreg[C=0.001]``); `evaluate` compares several,
+            `train` takes one.
+        features: The feature sets, combined with ``+``, with options in brackets.
+        labels: The label set when merging corpora: ``union``, ``intersection`` or ``LABEL,LABEL,...``.
+        protocol: ``speaker`` (speaker-independent CV), ``random`` (speaker-dependent), ``cross`` (train on
+            `data`, test on `test_data`) or ``corpus`` (leave-one-corpus-out).
+        test_data: The test corpora of ``protocol='cross'``.
+        folds: Folds for grouped and random cross-validation (at least 2).
+        seed: Seed for folds, models, augmentation and adaptation samples.
+        augment: Training-fold augmentations; test and validation audio is never augmented.
+        augment_copies: Augmented copies per training file (0 without `augment`).
+        epochs: Maximum epochs for torch models (None: their default, with early stopping).
+        normalize: The normalisation scheme: ``none``, ``corpus`` or ``speaker``.
+        adapt_files: With ``normalize='corpus'`` and protocol ``corpus`` or ``cross``: normalise each test
+            corpus with statistics of this many of its unlabelled files (0: unadapted).
+
+    Raises:
+        ConfigError: a field is ill-typed, out of range, or inconsistent with another (the message names
+            the fields as this class spells them).
+        UnknownNameError: an unknown model, feature set, protocol or normalisation.
+    """
 
     data: tuple[str, ...] = dataclasses.field(metadata=_option(
         "corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; NAME forces the reader "
@@ -185,7 +213,8 @@ class ExperimentConfig:
     seed: int = dataclasses.field(default=0, metadata=_option(
         "seed for folds, models, augmentation and adaptation samples", cli="--seed", metavar="N"))
     augment: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
-        "training-fold augmentation, comma-separated (see README); test and validation audio is never augmented",
+        "training-fold augmentation, comma-separated (see docs/evaluation.md); test and validation audio is never "
+        "augmented",
         cli="--augment", metavar="LIST"))
     augment_copies: int = dataclasses.field(default=1, metadata=_option(
         "augmented copies per training file (with --augment)", cli="--augment-copies", metavar="N"))
@@ -277,26 +306,53 @@ class ExperimentConfig:
         return normalization_scheme(self.normalize)
 
     def feature_kinds(self) -> dict[str, str]:
+        """What each feature set produces.
+
+        Returns:
+            Feature set name -> ``vector``, ``matrix`` or ``states``.
+        """
         from serkit.features import get_extractor
 
         return {c.name: get_extractor(c.name, c.params).kind.value for c in self.features}
 
     def extractors(self) -> list[Any]:
+        """Fresh feature extractors for `features`, with their options.
+
+        Returns:
+            One FeatureExtractor per feature set, in order.
+        """
         from serkit.features import get_extractor
 
         return [get_extractor(c.name, c.params) for c in self.features]
 
     def feature_spec(self) -> str:
+        """The feature sets as the command line spells them.
+
+        Returns:
+            E.g. ``spectral_stats+whisper_encoder[pooling=mean]``.
+        """
         return "+".join(map(str, self.features))
 
     def protocol_label(self) -> str:
+        """The protocol in words, as reports and model cards print it.
+
+        Returns:
+            E.g. ``leave-one-corpus-out + per-corpus normalisation``.
+        """
         label = PROTOCOL_LABELS[self.protocol] + self.normalizer.label
         if self.adapt_files:
             label += f", adapted on {self.adapt_files} unlabelled files of each test corpus"
         return label
 
     def model_params(self, model: Component) -> dict[str, Any]:
-        """Options the model is built with: its own, plus the experiment's epochs for models that train by epochs."""
+        """Options the model is built with: its own, plus the experiment's epochs for models that train by epochs.
+
+        Args:
+            model: One of `models`.
+
+        Returns:
+            Option name -> value, typed.
+        """
         from serkit.models import get_model_spec
 
         params = model.params
@@ -305,6 +361,11 @@ class ExperimentConfig:
         return params
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready values: what reports and bundles save, and `from_dict` reads back.
+
+        Returns:
+            Field name -> value (enums as strings, tuples as lists).
+        """
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
@@ -319,7 +380,18 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, raw: Any, *, where: str = "config") -> "ExperimentConfig":
-        """From a saved config (a bundle's or a report's): unknown or ill-typed fields are one-line errors."""
+        """From a saved config (a bundle's or a report's): unknown or ill-typed fields are one-line errors.
+
+        Args:
+            raw: The parsed JSON object (`to_dict`'s output).
+            where: What error messages call its source (a file name).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ConfigError: `raw` is not an object, or has an unknown, ill-typed or invalid field.
+        """
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: expected a JSON object, got {type(raw).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -369,7 +441,21 @@ def feature_extractors(spec: Any) -> list[Any]:
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How a run is carried out; never changes what it computes, so it is not saved with results."""
+    """How a run is carried out; never changes what it computes, so it is not saved with results.
+
+    Attributes:
+        cache_dir: The feature cache folder (None: ``$SERKIT_CACHE`` or ``~/.cache/serkit/features``).
+        no_cache: Compute features without reading or writing the cache.
+        workers: Feature-extraction processes of the local pool (None: one per core).
+        jobs: Folds trained in parallel.
+        progress: Show progress bars.
+        scheduler: Run feature extraction (and prediction) on a Dask cluster: a scheduler address
+            (``tcp://HOST:8786``) or ``local[:N]``. Needs the ``dask`` extra.
+        executor: Or the caller's own concurrent.futures.Executor or dask.distributed Client.
+
+    Raises:
+        ConfigError: `workers` or `jobs` out of range, or `scheduler` given with `executor` or `workers`.
+    """
 
     cache_dir: str | None = dataclasses.field(default=None, metadata=_option(
         "feature cache folder (default: $SERKIT_CACHE or ~/.cache/serkit/features)", cli="--cache", metavar="DIR"))
@@ -404,13 +490,26 @@ class RunOptions:
                                   "workers do the work (local:N sets how many)", params=("workers", "scheduler"))
 
     def cache(self):
+        """The feature cache this run reads and writes.
+
+        Returns:
+            (FeatureCache | None): The cache, or None with `no_cache`.
+        """
         from serkit.features import FeatureCache
 
         return None if self.no_cache else FeatureCache(self.cache_dir)
 
     def pool(self) -> Any:
         """The executor feature extraction runs on: the caller's, the --scheduler's (connected once and reused),
-        or None for the local pool."""
+        or None for the local pool.
+
+        Returns:
+            An executor or a dask.distributed Client, or None.
+
+        Raises:
+            SerkitError: the scheduler cannot be reached in time.
+            MissingExtraError: `scheduler` is set and the ``dask`` extra is not installed.
+        """
         if self.executor is not None or self.scheduler is None:
             return self.executor
         from serkit.parallel import connect

@@ -49,12 +49,26 @@ EXTRAS: dict[str, dict[str, str]] = {
 
 
 def modules(extra: str) -> list[str]:
-    """The top-level modules an extra installs."""
+    """The top-level modules an extra installs.
+
+    Args:
+        extra: A key of EXTRAS (``train``).
+
+    Returns:
+        The importable module names (``torch``, ``sklearn``, ...).
+    """
     return list(EXTRAS[extra].values())
 
 
 def extra_of_module(module: str) -> str | None:
-    """The extra that installs a module (``torch.nn`` -> ``train``), or None for one no extra provides."""
+    """The extra that installs a module (``torch.nn`` -> ``train``), or None for one no extra provides.
+
+    Args:
+        module: A module name, dotted or not.
+
+    Returns:
+        The extra's name, or None.
+    """
     top = module.split(".")[0]
     for extra, dists in EXTRAS.items():
         if top in dists.values():
@@ -63,7 +77,14 @@ def extra_of_module(module: str) -> str | None:
 
 
 def is_installed(extra: str) -> bool:
-    """Whether every module of an extra can be imported (found, not imported)."""
+    """Whether every module of an extra can be imported (found, not imported).
+
+    Args:
+        extra: A key of EXTRAS.
+
+    Returns:
+        True when every module is found.
+    """
     for module in modules(extra):
         try:
             if importlib.util.find_spec(module) is None:

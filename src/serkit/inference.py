@@ -36,6 +36,16 @@ UNCERTAIN = "uncertain"
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
+    """One speech segment of a long recording or a live stream, predicted on its own.
+
+    Attributes:
+        start: Where it starts, in seconds from the beginning.
+        end: Where it ends, in seconds.
+        label: Its top class, or `uncertain` below the Predictor's `min_confidence`.
+        confidence: The top class's probability.
+        probabilities: Every class's probability, in label order.
+    """
+
     start: float
     end: float
     label: str
@@ -43,6 +53,11 @@ class Segment:
     probabilities: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
+        """The segment as JSON-ready values (times rounded to 1 ms, probabilities to 6 digits).
+
+        Returns:
+            `start`, `end`, `label`, `confidence` and `probabilities`.
+        """
         return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
                 "confidence": round(self.confidence, 6),
                 "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
@@ -50,6 +65,21 @@ class Segment:
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
+    """What the model says about one recording, or why it could not say anything.
+
+    A file that cannot be used is a Prediction with `error` set and no label, so a batch never fails for
+    one bad file.
+
+    Attributes:
+        path: The file (or the name given to a signal or upload); None for an unnamed signal.
+        label: The top class, `uncertain` below the Predictor's `min_confidence`; None on error.
+        confidence: The top class's probability; None on error.
+        probabilities: Every class's probability, in label order; None on error.
+        segments: For a long recording, each speech segment's own prediction; None otherwise.
+        error: Why the recording could not be predicted (one line); None on success.
+        duration: The recording's length in seconds, when known.
+    """
+
     path: str | None
     label: str | None
     confidence: float | None
@@ -60,12 +90,27 @@ class Prediction:
 
     @property
     def ok(self) -> bool:
+        """Whether the recording was predicted (no error)."""
         return self.error is None
 
     def top(self, k: int) -> list[tuple[str, float]]:
+        """The `k` most probable classes.
+
+        Args:
+            k: How many classes.
+
+        Returns:
+            (label, probability) pairs, most probable first; empty on error.
+        """
         return sorted((self.probabilities or {}).items(), key=lambda kv: -kv[1])[:k]
 
     def to_dict(self) -> dict[str, Any]:
+        """The prediction as JSON-ready values (what `serkit predict --format json` and the server write).
+
+        Returns:
+            `path`, `label`, `confidence`, `probabilities` (rounded to 6 digits) and `error` on error, or
+            `duration` and `segments` when known.
+        """
         out: dict[str, Any] = {"path": self.path}
         if self.error is not None:
             out.update({"label": None, "confidence": None, "probabilities": None, "error": self.error})
@@ -141,7 +186,21 @@ class Predictor:
     @classmethod
     def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
              backend: str | Backend = Backend.AUTO) -> Predictor:
-        """A Predictor for the bundle at `path` (default: the shipped model); `backend` picks the runtime."""
+        """A Predictor for the bundle at `path`: the usual way to make one.
+
+        Args:
+            path: A bundle folder (from `serkit train`, `adapt` or `export`); None for the shipped default model.
+            min_confidence: Below this top probability the label is `uncertain`.
+            backend: The runtime: `auto` (ONNX when the bundle has an export, else native), `onnx` or `native`.
+
+        Returns:
+            The loaded Predictor.
+
+        Raises:
+            UnknownNameError: `backend` is not one of auto, onnx, native.
+            BundleError: the bundle (or the default model) is missing, corrupt or incompatible.
+            ConfigError: min_confidence outside 0..1.
+        """
         from serkit.bundle import ONNX_MANIFEST
 
         try:
@@ -179,6 +238,13 @@ class Predictor:
         return Backend.ONNX if self._onnx is not None else Backend.NATIVE
 
     def describe(self) -> dict[str, Any]:
+        """What this model is, for people and for the web app: its card in data.
+
+        Returns:
+            The model, features, labels, training corpora and their languages and licence, the normalisation,
+            the headline and per-protocol accuracies, the adaptation (if any) and whether it is transductive,
+            the bundle's name, path and model card.
+        """
         from serkit.corpora.licences import languages, licence_summary
 
         c, m = self.config, self.bundle.metrics
@@ -210,6 +276,9 @@ class Predictor:
             adaptation: What the statistics were adapted on (files, hours, date), as adaptation.json records.
             transductive: The statistics come from the files being predicted.
 
+        Returns:
+            A new Predictor; this one is unchanged.
+
         Raises:
             ConfigError: the normalizer is of another scheme than the bundle's.
         """
@@ -233,6 +302,9 @@ class Predictor:
             workers: Size of the local feature-extraction pool.
             executor: A concurrent.futures.Executor or a dask.distributed Client instead.
             transductive: These are the very files about to be predicted (labelled so by `describe`).
+
+        Returns:
+            A new, adapted Predictor; this one is unchanged.
 
         Raises:
             SerkitError: the model's normalisation cannot be adapted, or too few files could be read.
@@ -266,7 +338,18 @@ class Predictor:
 
     def save_adapted(self, output: str | Path) -> Path:
         """Write this adapted Predictor as a new bundle (`bundle.save_adapted`): the original's files plus the
-        adaptation statistics and a card that says so."""
+        adaptation statistics and a card that says so.
+
+        Args:
+            output: The new bundle's folder.
+
+        Returns:
+            The folder written.
+
+        Raises:
+            SerkitError: this Predictor is not adapted, or `output` is the original bundle's folder.
+            BundleError: `output` exists and is not a bundle.
+        """
         from serkit.bundle import save_adapted
         from serkit.reports import bundle_card
 
@@ -277,7 +360,14 @@ class Predictor:
 
     # -- core ----------------------------------------------------------------------
     def features(self, signal: np.ndarray) -> list[np.ndarray]:
-        """One 16 kHz mono signal's features, one array per extractor of the bundle."""
+        """One 16 kHz mono signal's features, one array per extractor of the bundle.
+
+        Args:
+            signal: 16 kHz mono float32 samples.
+
+        Returns:
+            One array per extractor, in the bundle's order (what `probabilities` takes as one row).
+        """
         return [ex.extract(signal) for ex in self.extractors]
 
     def probabilities(self, rows: Sequence[list[np.ndarray]], *, whole_batch: bool = False) -> np.ndarray:
@@ -287,6 +377,9 @@ class Predictor:
             rows: One `features(...)` result per recording.
             whole_batch: The rows are a batch of recordings predicted together (per-batch normalisations
                 need it).
+
+        Returns:
+            An array of shape (rows, classes): each row's class probabilities.
         """
         from serkit.features.assemble import assemble
 
@@ -299,7 +392,17 @@ class Predictor:
     def decide(self, probabilities: np.ndarray | Sequence[float], *, path: str | None = None,
                duration: float | None = None, segments: tuple[Segment, ...] | None = None) -> Prediction:
         """A Prediction from class probabilities in label order: the top class, or `uncertain` below
-        min_confidence (also for probabilities pooled outside the Predictor, e.g. a live stream's smoothing)."""
+        min_confidence (also for probabilities pooled outside the Predictor, e.g. a live stream's smoothing).
+
+        Args:
+            probabilities: One probability per class, in label order.
+            path: The name the Prediction carries.
+            duration: The recording's length in seconds, if known.
+            segments: The speech segments the probabilities were pooled from, if any.
+
+        Returns:
+            The Prediction.
+        """
         proba = np.asarray(probabilities, dtype=np.float64)
         probs = {c: float(p) for c, p in zip(self.labels, proba, strict=True)}
         k = int(np.argmax(proba))
@@ -309,6 +412,22 @@ class Predictor:
 
     def predict_signal(self, signal: np.ndarray, sample_rate: int = audio.SAMPLE_RATE, *,
                        name: str | None = None, segment: bool | None = None) -> Prediction:
+        """Predict samples already in memory (resampled to 16 kHz and mixed to mono here).
+
+        Args:
+            signal: The samples: 1-D, or 2-D with a channel axis (either orientation).
+            sample_rate: Their sampling rate in Hz.
+            name: What the Prediction and error messages call the signal.
+            segment: Predict speech segments one by one and pool them; None: only when longer than
+                LONG_AUDIO_SECONDS.
+
+        Returns:
+            The Prediction.
+
+        Raises:
+            AudioError: the signal is too short or too long, silent, holds NaN or infinite values, or (when
+                segmented) has no speech.
+        """
         signal = np.asarray(signal, dtype=np.float32)
         if signal.ndim == 2:
             signal = audio.to_mono(signal if signal.shape[0] > signal.shape[1] else signal.T)
@@ -323,11 +442,38 @@ class Predictor:
                       max_duration: float | None = MAX_UPLOAD_SECONDS,
                       max_samples: int | None = MAX_UPLOAD_SAMPLES) -> Prediction:
         """For uploads: bounded by duration and by decoded samples, from the header before anything is
-        decoded, and while decoding where the header does not state the length (``audio.load``)."""
+        decoded, and while decoding where the header does not state the length (``audio.load``).
+
+        Args:
+            data: The encoded audio file's bytes (WAV, FLAC, OGG, MP3, ...).
+            name: What the Prediction and error messages call the upload.
+            segment: Predict speech segments one by one and pool them; None: only for long recordings.
+            max_duration: Refuse longer audio (seconds); None for no limit.
+            max_samples: Refuse audio that decodes to more samples (channels x rate x seconds); None for no limit.
+
+        Returns:
+            The Prediction.
+
+        Raises:
+            AudioError: the bytes are not usable audio, or exceed a bound.
+        """
         signal = audio.load(data, name=name, max_duration=max_duration, max_samples=max_samples)
         return self.predict_signal(signal, name=name, segment=segment)
 
     def predict_file(self, path: str | Path, *, segment: bool | None = None) -> Prediction:
+        """Predict one audio file; a long one is read in blocks and segmented, so memory stays bounded.
+
+        Args:
+            path: The audio file.
+            segment: Predict speech segments one by one and pool them; None: only when longer than
+                LONG_AUDIO_SECONDS.
+
+        Returns:
+            The Prediction.
+
+        Raises:
+            AudioError: the file is missing, unreadable or not usable speech audio.
+        """
         p = str(path)
         info = audio.info(p)
         if segment or (segment is None and info.duration > LONG_AUDIO_SECONDS):
@@ -351,6 +497,17 @@ class Predictor:
         Batches of files run on `executor` (any concurrent.futures.Executor, or a dask.distributed Client:
         its workers read the files by path and load this model once each), or else on the local pool of
         `workers` processes (by default one per core for 16 files or more; an ONNX model runs in this process).
+
+        Args:
+            paths: Files, folders (searched recursively for audio) and globs.
+            progress: Show a progress bar.
+            segment: Segment every file (True), none (False), or only long ones (None).
+            batch_size: Files per batch (one model call for the short ones).
+            workers: Size of the local process pool; None picks one per core for 16 files or more.
+            executor: A concurrent.futures.Executor or a dask.distributed Client to run the batches on.
+
+        Returns:
+            One Prediction per file, in input order.
         """
         files = expand_paths(paths)
         results: list[Prediction | None] = [None] * len(files)
@@ -363,7 +520,19 @@ class Predictor:
                          batch_size: int = 32, workers: int | None = None, executor: Any = None
                          ) -> Iterator[Prediction]:
         """Like predict_files, but each Prediction as soon as its batch is done (so not in input order): a
-        caller that writes them out holds none of them, however many files."""
+        caller that writes them out holds none of them, however many files.
+
+        Args:
+            paths: Files, folders (searched recursively for audio) and globs.
+            progress: Show a progress bar.
+            segment: Segment every file (True), none (False), or only long ones (None).
+            batch_size: Files per batch (one model call for the short ones).
+            workers: Size of the local process pool; None picks one per core for 16 files or more.
+            executor: A concurrent.futures.Executor or a dask.distributed Client to run the batches on.
+
+        Yields:
+            One Prediction per file, as its batch finishes.
+        """
         for _, prediction in self._predictions(expand_paths(paths), progress=progress, segment=segment,
                                                 batch_size=batch_size, workers=workers, executor=executor):
             yield prediction
@@ -379,7 +548,15 @@ class Predictor:
 
     def predict_batch(self, files: Sequence[str], *, segment: bool | None = None) -> list[Prediction]:
         """One batch: long files segmented one by one, the short ones in one model call; a file that cannot
-        be used is an error entry, never a failed batch."""
+        be used is an error entry, never a failed batch.
+
+        Args:
+            files: Audio file paths (no folders or globs).
+            segment: Segment every file (True), none (False), or only long ones (None).
+
+        Returns:
+            One Prediction per file, in input order.
+        """
         out: dict[int, Prediction] = {}
         rows, short, durations = [], [], []
         for i, f in enumerate(files):
@@ -402,7 +579,11 @@ class Predictor:
     # -- worker processes ------------------------------------------------------------------------
     def worker_spec(self) -> WorkerSpec:
         """What a worker process rebuilds this Predictor from (`from_worker_spec`): the bundle by path, plus the
-        normalisation statistics this one applies (which `adapt` may have replaced in memory)."""
+        normalisation statistics this one applies (which `adapt` may have replaced in memory).
+
+        Returns:
+            A small picklable description of this Predictor.
+        """
         from serkit.batching import WorkerSpec
         from serkit.normalization import statistics_spec
 
@@ -411,7 +592,17 @@ class Predictor:
 
     @classmethod
     def from_worker_spec(cls, spec: WorkerSpec) -> Predictor:
-        """The Predictor a `worker_spec` describes."""
+        """The Predictor a `worker_spec` describes.
+
+        Args:
+            spec: What `worker_spec` returned, in this or another process.
+
+        Returns:
+            A Predictor equal to the one that made `spec`.
+
+        Raises:
+            BundleError: the bundle cannot be loaded in this process.
+        """
         from serkit.normalization import from_spec
 
         predictor = cls.load(spec.path, min_confidence=spec.min_confidence, backend=spec.backend)

@@ -141,6 +141,22 @@ class Normalizer:
     `fit` returns the normalised training rows and a fitted instance. Its `groups` hold the training
     domains' statistics, used for a fold's test rows in evaluation; a bundle keeps only `pooled` (all
     original training rows) and `adapted` (a target domain's, after `adapt`).
+
+    A new scheme subclasses it as a frozen dataclass, sets the class attributes, overrides `fit`,
+    `transform_test` and `transform`, and is made known by the `register` decorator. Instances are never
+    changed: `adapt` returns a new one.
+
+    Attributes:
+        kind: The scheme's name, as ``normalize=`` takes it.
+        label: Appended to the protocol label (`` + per-corpus normalisation``).
+        can_stream: A single window of audio can be normalised on its own (live streams need it).
+        can_adapt: `adapt` on unlabelled recordings of a target domain is meaningful.
+        per_batch: Prediction statistics come from the whole batch being predicted.
+        needs_speakers: Training needs a speaker for every file.
+        saves_statistics: A bundle carries normalization.npz.
+        groups: Statistics of each training domain (evaluation only; never saved).
+        pooled: Statistics of all original training rows, or None.
+        adapted: Statistics of a target domain after `adapt`, or None.
     """
 
     kind: ClassVar[str]  # a Normalization value for the built-in schemes
@@ -182,6 +198,9 @@ class Normalizer:
             speakers: Speaker of each test row.
             domains: Corpus of each test row.
             adaptation: Rows of unlabelled files of unseen test corpora, by corpus (`adapt_files`).
+
+        Returns:
+            The normalised test rows.
         """
         return X
 
@@ -194,13 +213,23 @@ class Normalizer:
             whole_batch: True when X is a batch of recordings predicted together (not one window or file
                 among others), which per-batch schemes need.
 
+        Returns:
+            The normalised rows.
+
         Raises:
             SerkitError: the scheme cannot normalise these rows (too few for per-batch statistics).
         """
         return X
 
     def check_stream(self, where: str) -> None:
-        """SerkitError when a live stream cannot be normalised by this scheme."""
+        """SerkitError when a live stream cannot be normalised by this scheme.
+
+        Args:
+            where: The model, for the message.
+
+        Raises:
+            SerkitError: the scheme needs many recordings together (`can_stream` is False).
+        """
         if not self.can_stream:
             others = " or ".join(f"normalize={k!r}" for k, c in _SCHEMES.items() if c.can_stream)
             raise SerkitError(f"{where}: this model normalises features over many recordings together "
@@ -210,6 +239,9 @@ class Normalizer:
     # -- adaptation -------------------------------------------------------------------------------
     def check_sample(self, X: np.ndarray) -> None:
         """Refuse an adaptation sample whose statistics would be degenerate.
+
+        Args:
+            X: The adaptation sample's feature rows, one per recording.
 
         Raises:
             DataError: fewer than MIN_ADAPT_FILES distinct feature vectors (copies of one recording), or a
@@ -230,7 +262,14 @@ class Normalizer:
                                 "varied recordings of the target domain", params=("adapt_files",))
 
     def check_adaptable(self, where: str | Path | None = None) -> None:
-        """SerkitError, before any work, when this scheme cannot be adapted (`where`: the bundle, for the message)."""
+        """SerkitError, before any work, when this scheme cannot be adapted (`where`: the bundle, for the message).
+
+        Args:
+            where: The bundle, for the message; None leaves it out.
+
+        Raises:
+            SerkitError: `can_adapt` is False.
+        """
         if not self.can_adapt:
             prefix = f"{where}: " if where is not None else ""
             raise SerkitError(f"{prefix}this model was trained with normalize={self.kind!r}; only a model trained "
@@ -238,6 +277,12 @@ class Normalizer:
 
     def adapt(self, X: np.ndarray) -> Self:
         """A copy that normalises every input with the statistics of X (unlabelled rows of the target domain).
+
+        Args:
+            X: Feature rows of unlabelled recordings of the target domain.
+
+        Returns:
+            A new instance with `adapted` set; this one is unchanged.
 
         Raises:
             SerkitError: this scheme cannot be adapted.
@@ -249,11 +294,19 @@ class Normalizer:
 
     # -- the bundle's normalization.npz ------------------------------------------------------------
     def statistics(self) -> dict[str, Stats]:
-        """What a bundle saves, by name."""
+        """What a bundle saves, by name.
+
+        Returns:
+            ``pooled`` and ``adapted``, where set.
+        """
         return {name: st for name, st in (("pooled", self.pooled), ("adapted", self.adapted)) if st is not None}
 
     def to_bytes(self) -> bytes | None:
-        """normalization.npz's bytes, or None for a scheme that saves nothing."""
+        """normalization.npz's bytes, or None for a scheme that saves nothing.
+
+        Returns:
+            The file's bytes, or None.
+        """
         return save_stats(self.statistics()) if self.saves_statistics else None
 
     @classmethod
@@ -264,6 +317,9 @@ class Normalizer:
             source: The file or its bytes; None when the bundle has no such file.
             dim: Feature dimension the model reads: every mean and std must have it.
             where: The bundle folder, for messages.
+
+        Returns:
+            The scheme with the saved statistics (a fresh instance for a scheme that saves none).
 
         Raises:
             BundleError: missing, corrupt or ill-typed statistics, in one line naming the file and the array.
@@ -284,7 +340,14 @@ S = TypeVar("S", bound=type[Normalizer])
 
 
 def register(cls: S) -> S:
-    """Make a scheme available under `cls.kind` (a class decorator)."""
+    """Make a scheme available under `cls.kind` (a class decorator).
+
+    Args:
+        cls: The Normalizer subclass.
+
+    Returns:
+        The same class, so it can decorate the definition.
+    """
     _SCHEMES[cls.kind] = cls
     return cls
 

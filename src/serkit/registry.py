@@ -28,6 +28,10 @@ class Registry(Generic[T]):
     Args:
         kind: what the entries are, as error messages name them ("corpus", "feature set", "model").
         fold_case: names and aliases match in any case (corpus names on the command line: `RAVDESS=...`).
+
+    Attributes:
+        kind: What the entries are.
+        fold_case: Whether names match in any case.
     """
 
     def __init__(self, kind: str, *, fold_case: bool = False) -> None:
@@ -40,6 +44,12 @@ class Registry(Generic[T]):
     def add(self, name: str, entry: T, *, aliases: Iterable[str] = (), replace: bool = False) -> None:
         """Register a ready entry under `name` (and its aliases).
 
+        Args:
+            name: The entry's name.
+            entry: The entry itself.
+            aliases: Other names it answers to.
+            replace: Replace an entry that has the name or an alias.
+
         Raises:
             ConfigError: the name or an alias is taken and `replace` is False; two plug-ins registering one
                 name would otherwise shadow each other silently.
@@ -49,7 +59,17 @@ class Registry(Generic[T]):
 
     def add_lazy(self, name: str, loader: Callable[[], T], *, aliases: Iterable[str] = (),
                  replace: bool = False) -> None:
-        """Register an entry that `loader()` makes the first time it is asked for (no import until then)."""
+        """Register an entry that `loader()` makes the first time it is asked for (no import until then).
+
+        Args:
+            name: The entry's name.
+            loader: Called with no argument the first time the entry is needed; returns it.
+            aliases: Other names it answers to.
+            replace: Replace an entry that has the name or an alias.
+
+        Raises:
+            ConfigError: the name or an alias is taken and `replace` is False.
+        """
         self._claim(name, aliases, replace=replace)
         self._loaders[self._key(name)] = loader
 
@@ -66,7 +86,11 @@ class Registry(Generic[T]):
             self._aliases[self._key(alias)] = key
 
     def remove(self, name: str) -> None:
-        """Forget an entry and its aliases (tests register throwaway ones)."""
+        """Forget an entry and its aliases (tests register throwaway ones).
+
+        Args:
+            name: The entry's name or an alias; an unknown one is ignored.
+        """
         key = self._aliases.get(self._key(name), self._key(name))
         self._loaders.pop(key, None)
         self._loaded.pop(key, None)
@@ -75,6 +99,12 @@ class Registry(Generic[T]):
 
     def canonical(self, name: str) -> str:
         """The registered name `name` (an alias, any case) stands for.
+
+        Args:
+            name: A name or an alias.
+
+        Returns:
+            The registered name.
 
         Raises:
             UnknownNameError: no entry has that name or alias; the message lists the valid names.
@@ -85,28 +115,60 @@ class Registry(Generic[T]):
         return key
 
     def get(self, name: str) -> T:
-        """The entry of `name` (an alias, any case), loading it on first use."""
+        """The entry of `name` (an alias, any case), loading it on first use.
+
+        Args:
+            name: A name or an alias.
+
+        Returns:
+            The entry.
+
+        Raises:
+            UnknownNameError: no entry has that name or alias; the message lists the valid names.
+        """
         key = self.canonical(name)
         if key not in self._loaded:
             self._loaded[key] = self._loaders[key]()
         return self._loaded[key]
 
     def names(self) -> list[str]:
-        """The registered names, in registration order."""
+        """The registered names, in registration order.
+
+        Returns:
+            The names (not the aliases).
+        """
         return list(dict.fromkeys([*self._loaders, *self._loaded]))
 
     def aliases(self, name: str) -> list[str]:
-        """The aliases of a registered name."""
+        """The aliases of a registered name.
+
+        Args:
+            name: A name or an alias.
+
+        Returns:
+            Its aliases, possibly none.
+
+        Raises:
+            UnknownNameError: no entry has that name or alias.
+        """
         key = self.canonical(name)
         return [a for a, k in self._aliases.items() if k == key]
 
     def values(self) -> Iterator[T]:
-        """Every entry, in registration order, loading each."""
+        """Every entry, in registration order, loading each.
+
+        Yields:
+            The entries.
+        """
         for name in self.names():
             yield self.get(name)
 
     def items(self) -> Iterator[tuple[str, T]]:
-        """(name, entry) for every entry, loading each."""
+        """(name, entry) for every entry, loading each.
+
+        Yields:
+            (name, entry) pairs.
+        """
         for name in self.names():
             yield name, self.get(name)
 

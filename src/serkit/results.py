@@ -131,7 +131,19 @@ class ModelResult:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationResult:
-    """An evaluation of one or more models under one protocol, and the features behind it."""
+    """An evaluation of one or more models under one protocol, and the features behind it.
+
+    Attributes:
+        config: What was evaluated.
+        protocol_label: The protocol in words, as reports print it.
+        scheme: How the folds were made, in words.
+        results: Model name -> its per-fold and pooled scores and predictions.
+        n_files: How many files were evaluated.
+        skipped: (path, reason) of every file left out.
+        feature_seconds: Time spent extracting features.
+        folds: The folds: which rows trained and which tested.
+        table: The features behind it; pass it to `evaluate(table=...)` to skip extraction next time.
+    """
 
     config: ExperimentConfig
     protocol_label: str

@@ -81,7 +81,20 @@ def _rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
 
 @dataclasses.dataclass(frozen=True)
 class Update:
-    """What one hop of a live stream says. ``label`` is None in silence (``speech`` False)."""
+    """What one hop of a live stream says. ``label`` is None in silence (``speech`` False).
+
+    Attributes:
+        start: The hop's start, in seconds from the beginning of the stream.
+        end: The hop's end, in seconds.
+        speech: Whether the hop holds speech.
+        label: The label predicted from the last `window` seconds of speech; None in silence.
+        confidence: Its probability; None in silence.
+        probabilities: Every class's probability, in label order; None in silence.
+        smoothed_label: The label of the probabilities averaged over the last `smooth` labelled hops.
+        smoothed_confidence: Its averaged probability.
+        smoothed_probabilities: The averaged probabilities.
+        speech_seconds: How much speech the label was predicted from (up to the window).
+    """
 
     start: float
     end: float
@@ -95,6 +108,11 @@ class Update:
     speech_seconds: float = 0.0  # how much speech the label was predicted from (up to the window)
 
     def to_dict(self) -> dict[str, Any]:
+        """The update as the server's ``update`` message (rounded, JSON-ready).
+
+        Returns:
+            ``{"type": "update", ...}`` with every field.
+        """
         return {
             "type": Message.UPDATE.value, "start": round(self.start, 3), "end": round(self.end, 3),
             "speech": self.speech, "label": self.label,
@@ -120,6 +138,18 @@ class StreamingPredictor:
 
     ``sample_rate`` is the rate of what ``feed`` receives (resampled to 16 kHz here, streaming).
     Not thread-safe: one stream is fed by one caller at a time.
+
+    Args:
+        predictor: The model; its normalisation must work one recording at a time (not `corpus`).
+        hop: Seconds between updates (rounded to whole 20 ms frames).
+        window: Seconds of audio each update's label is predicted from; at least `hop`.
+        smooth: The smoothed label averages the probabilities of this many labelled hops.
+        sample_rate: The rate of what `feed` receives, in Hz.
+        name: What the final Prediction and error messages call the stream.
+
+    Raises:
+        ConfigError: an option is out of range, or `window` is shorter than `hop`.
+        SerkitError: the model's normalisation cannot predict a live stream.
     """
 
     def __init__(self, predictor: Predictor, *, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS,
@@ -155,20 +185,37 @@ class StreamingPredictor:
 
     @property
     def hop(self) -> float:
+        """Seconds between updates, as rounded to whole frames."""
         return self.hop_samples / audio.SAMPLE_RATE
 
     @property
     def window(self) -> float:
+        """Seconds of audio each update's label is predicted from."""
         return self.window_samples / audio.SAMPLE_RATE
 
     def describe(self) -> dict[str, Any]:
-        """The stream's parameters (the server's ``ready`` message)."""
+        """The stream's parameters (the server's ``ready`` message).
+
+        Returns:
+            The hop, window, smoothing, sample rate and labels, as JSON-ready values.
+        """
         return {"labels": self.labels, "hop": self.hop, "window": self.window, "smooth": self.smooth,
                 "sample_rate": self.sample_rate}
 
     # -- input ------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray | Sequence[float]) -> list[Update]:
-        """Mono samples (float, -1..1) at ``sample_rate``; returns the updates of the hops they complete."""
+        """Mono samples (float, -1..1) at ``sample_rate``; returns the updates of the hops they complete.
+
+        Args:
+            samples: The next samples of the stream, any number.
+
+        Returns:
+            One Update per hop these samples complete (often none, sometimes several).
+
+        Raises:
+            SerkitError: the stream is closed.
+            AudioError: the samples are not 1-D, or hold NaN or infinite values.
+        """
         if self._closed:
             raise SerkitError(f"{self.name}: the stream is closed")
         x = np.asarray(samples, dtype=np.float32)
@@ -184,12 +231,30 @@ class StreamingPredictor:
         return self._consume(x)
 
     def feed_pcm16(self, data: bytes) -> list[Update]:
-        """``feed`` for 16-bit little-endian mono PCM bytes (whole samples)."""
+        """``feed`` for 16-bit little-endian mono PCM bytes (whole samples).
+
+        Args:
+            data: The next bytes of the stream: an even number of bytes.
+
+        Returns:
+            One Update per hop these samples complete.
+
+        Raises:
+            SerkitError: the stream is closed.
+            AudioError: `data` is not a whole number of 16-bit samples.
+        """
         return self.feed(decode_pcm16(data, name=self.name))
 
     def close(self) -> Prediction:
         """The end of the stream: the timeline of speech segments and the overall result, as
-        ``predict_file(..., segment=True)``. Audio without speech gives a Prediction with ``error`` set."""
+        ``predict_file(..., segment=True)``. Audio without speech gives a Prediction with ``error`` set.
+
+        Returns:
+            The overall Prediction, with the speech segments as its `segments`.
+
+        Raises:
+            SerkitError: the stream was already closed.
+        """
         if self._closed:
             raise SerkitError(f"{self.name}: the stream is already closed")
         self._closed = True

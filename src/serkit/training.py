@@ -58,7 +58,23 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
           evaluate: bool = True) -> Path:
     """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle.
 
-    See `train_bundle` for the evaluations behind it as objects.
+    See `train_bundle` for the evaluations behind it as objects. Needs the ``train`` extra.
+
+    Args:
+        config: What to train; its one model.
+        output: The bundle folder to write (new, or an earlier bundle's).
+        run: How to run it (cache, workers, progress); None for the defaults.
+        evaluate: Run the card's evaluations first, so the card has honest scores.
+
+    Returns:
+        The bundle folder written.
+
+    Raises:
+        ConfigError: the config names more than one model.
+        BundleError: `output` exists and is not a bundle folder.
+        CorpusError: a corpus cannot be read.
+        DataError: the data cannot support training or the evaluations.
+        MissingExtraError: a model or feature set needs an extra that is not installed.
     """
     return train_bundle(config, output, run=run, evaluate=evaluate).path
 
@@ -76,6 +92,13 @@ def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOption
     Returns:
         The bundle's path and the evaluations behind its card, for callers (the CLI) that print them
         without reading metrics.json back.
+
+    Raises:
+        ConfigError: the config names more than one model.
+        BundleError: `output` exists and is not a bundle folder.
+        CorpusError: a corpus cannot be read.
+        DataError: the data cannot support training or the evaluations.
+        MissingExtraError: a model or feature set needs an extra that is not installed.
     """
     from serkit.evaluation import evaluate as run_evaluation
     from serkit.feature_table import FeatureTable, load_table

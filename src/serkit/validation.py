@@ -14,7 +14,14 @@ from serkit.errors import BundleError, ConfigError
 @dataclasses.dataclass(frozen=True)
 class Bound:
     """A closed numeric range, the one way every numeric option is checked (the CLI's, the server's, a
-    config's); ``above`` makes the low end exclusive (a time-out of 0 means nothing)."""
+    config's); ``above`` makes the low end exclusive (a time-out of 0 means nothing).
+
+    Attributes:
+        kind: ``int`` (whole numbers only) or ``float``.
+        low: The low end.
+        high: The high end (inclusive).
+        above: The low end is exclusive.
+    """
 
     kind: type
     low: float
@@ -22,11 +29,24 @@ class Bound:
     above: bool = False
 
     def describe(self) -> str:
+        """The range in words, as messages say it.
+
+        Returns:
+            E.g. ``an integer from 1 to 64`` or ``a number above 0 to 60``.
+        """
         what = "an integer" if self.kind is int else "a number"
         low = f"above {self.low:g}" if self.above else f"from {self.low:g}"
         return f"{what} {low} to {self.high:g}"
 
     def holds(self, value: Any) -> bool:
+        """Whether a value is a number of the right kind, finite, and in range.
+
+        Args:
+            value: Any value (a bool is never a number here).
+
+        Returns:
+            True when it is in range.
+        """
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if self.kind is int and not isinstance(value, int):
@@ -36,12 +56,31 @@ class Bound:
         return (value > self.low if self.above else value >= self.low) and value <= self.high
 
     def check(self, name: str, value: Any) -> None:
+        """Refuse a value outside the range, with the one-line message every option gets.
+
+        Args:
+            name: The option as the message names it (``toy_bands option bands``, ``min_confidence``).
+            value: The value given.
+
+        Raises:
+            ConfigError: ``NAME must be an integer from 1 to 64, got 0``.
+        """
         if not self.holds(value):
             raise ConfigError(f"{name} must be {self.describe()}, got {value!r}",
                               params=(name,) if name.isidentifier() else ())
 
     def parse(self, text: str) -> int | float:
-        """The CLI's view: a string to a number in range, or ``ValueError`` with the reason."""
+        """The CLI's view: a string to a number in range, or ``ValueError`` with the reason.
+
+        Args:
+            text: The option's value as typed.
+
+        Returns:
+            The number.
+
+        Raises:
+            ValueError: not a number of the right kind, or out of range (argparse shows the reason).
+        """
         try:
             value: int | float = int(text) if self.kind is int else float(text)
         except ValueError:

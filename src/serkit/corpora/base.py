@@ -101,7 +101,11 @@ class Corpus:
         return list(COLUMNS) + list(extra)
 
     def records(self) -> list[dict[str, Any]]:
-        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`."""
+        """Rows with every column (missing values None, `recovered` always a bool), sorted by path like `table`.
+
+        Returns:
+            One dict per file, keyed by `columns`.
+        """
         out = [{c: row.get(c) for c in self.columns} for row in sorted(self.rows, key=lambda r: r["path"])]
         for r in out:
             r["recovered"] = not _missing(r["recovered"]) and bool(r["recovered"])
@@ -109,10 +113,15 @@ class Corpus:
 
     @property
     def speakers(self) -> list[str]:
+        """The distinct speakers, sorted."""
         return sorted({str(s) for s in (r.get("speaker") for r in self.rows) if not _missing(s)})
 
     def summary(self) -> dict:
-        """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each)."""
+        """Counts of files, speakers, hours, emotions, genders; the recovered and skipped files (10 of each).
+
+        Returns:
+            What `serkit corpus scan` prints, as JSON-ready values.
+        """
         emotions = Counter(str(e) for e in (r.get("emotion") for r in self.rows) if not _missing(e))
         speakers = Counter(s for s in (r.get("speaker") for r in self.rows) if not _missing(s))
         genders = Counter("unknown" if _missing(g) else g for g in (r.get("gender") for r in self.rows))
@@ -138,7 +147,11 @@ class Corpus:
         }
 
     def to_csv(self) -> str:
-        """One line per file, the same text as `table.to_csv(index=False)` but without pandas."""
+        """One line per file, the same text as `table.to_csv(index=False)` but without pandas.
+
+        Returns:
+            The CSV text, with a header line.
+        """
         records = self.records()
         formats = {c: _csv_format([r[c] for r in records]) for c in self.columns}
         out = io.StringIO()
@@ -169,6 +182,12 @@ class CorpusReader(ABC):
     emotion it is (TESS `OAF_angry/OAF_bakc-angry.wav`): `folder_fields` says what one folder
     name means, and `read` takes speaker and label from there when every folder that says
     something agrees; such rows are marked `recovered` and listed in the scan.
+
+    Attributes:
+        info: What serkit knows about the corpus: name, language, licence, aliases. Set it on every subclass.
+        name: `info.name`, set from `info` for every subclass.
+        language: `info.language`, set from `info` for every subclass.
+        labels: The corpus' own labels -> serkit's emotions (``{"ang": "angry"}``).
     """
 
     info: ClassVar[CorpusInfo] = CorpusInfo("")
@@ -183,21 +202,56 @@ class CorpusReader(ABC):
 
     @abstractmethod
     def parse(self, path: Path, root: Path) -> dict | None:
-        """Fields for one audio file (speaker, gender, label, emotion, ...) or None if the name doesn't fit."""
+        """Fields for one audio file (speaker, gender, label, emotion, ...) or None if the name doesn't fit.
+
+        Args:
+            path: The audio file.
+            root: The corpus folder being read (for schemes that depend on the path below it).
+
+        Returns:
+            The row's fields: at least ``speaker`` (through `speaker_id`), ``gender``, ``label`` (the corpus'
+            own) and ``emotion`` (serkit's); or None for a file that does not follow the scheme.
+        """
 
     def skip_reason(self, fields: dict) -> str | None:
-        """A reason to skip a well-named file (e.g. RAVDESS song files); None keeps it."""
+        """A reason to skip a well-named file (e.g. RAVDESS song files); None keeps it.
+
+        Args:
+            fields: What `parse` returned for the file.
+
+        Returns:
+            The reason (one line, listed in the scan), or None.
+        """
         return None
 
     def prepare(self, root: Path) -> None:
-        """Hook for readers that need a side file (CREMA-D demographics)."""
+        """Hook for readers that need a side file (CREMA-D demographics); called once before the files are parsed.
+
+        Args:
+            root: The corpus folder being read.
+        """
 
     def speaker_id(self, raw: str) -> str:
+        """The speaker column's value for a speaker as the corpus names them.
+
+        Args:
+            raw: The corpus' own speaker id (``03``, ``OAF``).
+
+        Returns:
+            ``CORPUS:RAW``, so that speakers of two corpora never collide when merged.
+        """
         # Corpus-prefixed so speakers of two corpora never collide when merged.
         return f"{self.name}:{raw}"
 
     def speaker_fields(self, raw: str) -> dict:
-        """What follows from the speaker alone (gender, age): one place for parse and recovery."""
+        """What follows from the speaker alone (gender, age): one place for parse and recovery.
+
+        Args:
+            raw: The corpus' own speaker id.
+
+        Returns:
+            Fields to add to the row; by default ``{"gender": None}``.
+        """
         return {"gender": None}
 
     def folder_fields(self, folder: str) -> dict[str, str]:
@@ -205,10 +259,24 @@ class CorpusReader(ABC):
 
         The default knows emotion folders (`angry/`, `Sadness/`) whose emotion is one of this corpus'
         labels; readers add their speaker folders (RAVDESS `Actor_01`, TESS `OAF_angry`).
+
+        Args:
+            folder: One folder name on the path from the corpus root to a file.
+
+        Returns:
+            What the name states, possibly nothing.
         """
         return self.emotion_folder(folder)
 
     def emotion_folder(self, folder: str) -> dict[str, str]:
+        """What a folder named for an emotion (`angry/`, `Sadness/`) states: the corpus' own label for it.
+
+        Args:
+            folder: One folder name.
+
+        Returns:
+            ``{"label": own label}`` when the folder names exactly one of this corpus' emotions, else {}.
+        """
         try:
             emotion = normalise_label(folder)
         except UnknownNameError:
@@ -217,7 +285,16 @@ class CorpusReader(ABC):
         return {"label": own[0]} if len(own) == 1 else {}
 
     def fields_from_folders(self, path: Path, root: Path) -> tuple[dict | None, str]:
-        """(fields, what was taken from which folder), or (None, why not) for a file whose name doesn't fit."""
+        """(fields, what was taken from which folder), or (None, why not) for a file whose name doesn't fit.
+
+        Args:
+            path: The audio file whose name `parse` refused.
+            root: The corpus folder being read.
+
+        Returns:
+            The row's fields and what was taken from which folder, or None and the reason the folders do not
+            say enough.
+        """
         claims: dict[str, dict[str, list[str]]] = {"speaker": {}, "label": {}}
         for folder in path.relative_to(root).parts[:-1]:
             for key, value in self.folder_fields(folder).items():
@@ -243,12 +320,33 @@ class CorpusReader(ABC):
         return fields, taken
 
     def matches(self, path: Path, root: Path) -> bool:
+        """Whether a file follows this corpus' naming scheme (auto-detection counts them).
+
+        Args:
+            path: The audio file.
+            root: The folder being detected.
+
+        Returns:
+            True when `parse` accepts it; an error in `parse` counts as no.
+        """
         try:
             return self.parse(path, root) is not None
         except Exception:
             return False
 
     def read(self, root: str | Path, *, check_audio: bool = True) -> Corpus:
+        """Scan a corpus folder with this reader: every audio file below it is a row, or skipped with a reason.
+
+        Args:
+            root: The corpus folder.
+            check_audio: Read every file's header and skip the ones that are not usable audio.
+
+        Returns:
+            The scanned corpus.
+
+        Raises:
+            CorpusError: `root` is not a folder.
+        """
         root = Path(root)
         files, skipped = list_audio_files(root)
         self.prepare(root)

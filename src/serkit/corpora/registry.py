@@ -26,6 +26,10 @@ def register_corpus(reader: type[CorpusReader], *, replace: bool = False) -> Non
     """Make a corpus reader available by its `info.name` and aliases: `--data NAME=PATH`, auto-detection,
     and the language and licence its models' cards state.
 
+    Args:
+        reader: The CorpusReader subclass (not an instance); its `info` names it.
+        replace: Replace a reader already registered under that name or an alias.
+
     Raises:
         ConfigError: the name or an alias is taken (unless replace=True).
     """
@@ -88,7 +92,24 @@ def detect(root: str | Path) -> str:
 
 
 def scan(path: str | Path, *, corpus: str | None = None, check_audio: bool = True) -> Corpus:
-    """Read one corpus folder (or CSV manifest) into a table; corpus auto-detected when not given."""
+    """Read one corpus folder (or CSV manifest) into a table; corpus auto-detected when not given.
+
+    Needs no extra: scanning is plain Python.
+
+    Args:
+        path: The corpus folder, or a CSV manifest (``path,label[,speaker]``).
+        corpus: The reader's name or alias (``ravdess``, ``manifest``, ...); None: the reader whose naming
+            scheme matches most of the folder's files.
+        check_audio: Read every file's header and skip the ones that are not usable audio.
+
+    Returns:
+        The scanned corpus: its rows, and what was skipped or recovered and why.
+
+    Raises:
+        CorpusError: `path` does not exist, is a single file that is not a manifest, or no reader
+            recognises the folder.
+        UnknownNameError: `corpus` is not a registered reader.
+    """
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: not found")
@@ -102,7 +123,13 @@ def scan(path: str | Path, *, corpus: str | None = None, check_audio: bool = Tru
 
 @dataclass
 class Dataset:
-    """Several corpora merged onto one label set: what training and evaluation consume."""
+    """Several corpora merged onto one label set: what training and evaluation consume.
+
+    Attributes:
+        table: One row per file of every corpus, with a `domain` column naming the corpus it came from.
+        corpora: The scanned corpora, in the order given.
+        labels: The emotions kept, in serkit's order.
+    """
 
     table: pd.DataFrame
     corpora: list[Corpus]
@@ -110,6 +137,7 @@ class Dataset:
 
     @property
     def has_speakers(self) -> bool:
+        """Whether every file's speaker is known (speaker-independent protocols need it)."""
         return bool(len(self.table)) and self.table["speaker"].notna().all()
 
 
@@ -125,6 +153,23 @@ def parse_data_spec(spec: str) -> tuple[str | None, str]:
 def load_dataset(
     specs: Sequence[str], *, labels: str = "union", check_audio: bool = True
 ) -> Dataset:
+    """Scan and merge corpora onto one label set, as evaluation and training read them.
+
+    Needs the ``train`` extra (pandas). A file given twice is read once.
+
+    Args:
+        specs: Corpus folders or manifests, each ``PATH`` or ``NAME=PATH`` (NAME forces the reader).
+        labels: The label policy: ``union``, ``intersection``, or ``LABEL,LABEL,...``.
+        check_audio: Read every file's header and skip the ones that are not usable audio.
+
+    Returns:
+        The merged table, the corpora and the kept labels.
+
+    Raises:
+        DataError: no spec, a corpus with no usable file, or no file with a kept label.
+        CorpusError: a corpus cannot be read.
+        ConfigError: `labels` is not a valid policy, or keeps no label.
+    """
     import pandas as pd
 
     if not specs:

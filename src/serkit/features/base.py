@@ -21,6 +21,14 @@ FEATURE_VERSION = "1"
 
 
 class FeatureKind(str, Enum):
+    """What a feature set produces per clip, and so which models can read it.
+
+    Attributes:
+        VECTOR: One fixed-length vector per clip.
+        MATRIX: A fixed-shape 2-D array per clip (CNN input).
+        STATES: (n_states, dim): pooled hidden states of every encoder layer.
+    """
+
     VECTOR = "vector"  # one fixed-length vector per clip
     MATRIX = "matrix"  # a fixed-shape 2-D array per clip (CNN input)
     STATES = "states"  # (n_states, dim): pooled hidden states of every encoder layer
@@ -31,7 +39,14 @@ class FeatureConfig:
     """Base for extractor configs: frozen so a config can be hashed into cache keys."""
 
     def validate(self, name: str) -> None:
-        """Subclasses refuse values outside their valid range (ConfigError naming the option)."""
+        """Subclasses refuse values outside their valid range (ConfigError naming the option).
+
+        Args:
+            name: The feature set's name, for the message (``toy_bands option bands must be ...``).
+
+        Raises:
+            ConfigError: an option is outside its valid range (in subclasses; the base accepts anything).
+        """
 
 
 def _coerce(name: str, key: str, kind: Any, value: Any) -> Any:
@@ -84,6 +99,27 @@ def _coerce(name: str, key: str, kind: Any, value: Any) -> Any:
 
 
 class FeatureExtractor(ABC):
+    """Base of every feature set: one audio signal in, one array out, configured by a frozen config class.
+
+    Subclass it, set the class attributes, implement `extract`, and `register` a loader for the class.
+
+    Args:
+        config: A ready config (an instance of `config_class`); None for its defaults.
+        **overrides: Options to change, by field name; strings are typed from the field's declaration
+            (``bands="12"`` -> 12).
+
+    Attributes:
+        name: The registry name (``--features NAME``).
+        kind: What `extract` returns: a vector, a matrix or encoder states.
+        config_class: The frozen dataclass of the feature set's options.
+        config: This extractor's options.
+        onnx_folder: The folder of the ONNX files this extractor runs from (set by `use_onnx`), or None.
+
+    Raises:
+        ConfigError: `config` is of another class, or an option is ill-typed or out of range.
+        UnknownNameError: an override names no option.
+    """
+
     name: ClassVar[str]
     kind: ClassVar[FeatureKind]
     config_class: ClassVar[type[FeatureConfig]] = FeatureConfig
@@ -107,32 +143,70 @@ class FeatureExtractor(ABC):
 
     @abstractmethod
     def extract(self, signal: np.ndarray) -> np.ndarray:
-        """Features of one mono 16 kHz float32 signal."""
+        """Features of one mono 16 kHz float32 signal.
+
+        Args:
+            signal: The samples, 1-D float32 at 16 kHz.
+
+        Returns:
+            The features, of the shape `kind` says (float32).
+        """
 
     def config_dict(self) -> dict[str, Any]:
-        """The config as JSON-ready values (enums as their value, tuples as lists)."""
+        """The config as JSON-ready values (enums as their value, tuples as lists).
+
+        Returns:
+            Option name -> value, as bundles save it and `get_extractor` reads it back.
+        """
         return {k: (v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(self.config).items()}
 
     # -- capabilities: what an extractor can do beyond extract(); the defaults say "nothing more" ----
     def export_onnx(self, folder: Any) -> list[str]:
-        """Write ONNX files this extractor runs from (torch-free prediction); return their names."""
+        """Write ONNX files this extractor runs from (torch-free prediction); return their names.
+
+        Args:
+            folder: The bundle folder to write into.
+
+        Returns:
+            The names of the files written; by default none (nothing to export).
+        """
         return []
 
     def use_onnx(self, folder: Any) -> bool:
-        """Run from the ONNX files `export_onnx` wrote into folder; False when there are none to use."""
+        """Run from the ONNX files `export_onnx` wrote into folder; False when there are none to use.
+
+        Args:
+            folder: The bundle folder holding the exported files.
+
+        Returns:
+            Whether this extractor now runs from them; by default False.
+        """
         return False
 
     def card_notes(self) -> list[str]:
-        """Limits a model card must state when a model uses these features (language, licence of weights)."""
+        """Limits a model card must state when a model uses these features (language, licence of weights).
+
+        Returns:
+            One sentence per limit; by default none.
+        """
         return []
 
     def key(self) -> str:
-        """Stable id of (extractor, config, feature version): the cache namespace."""
+        """Stable id of (extractor, config, feature version): the cache namespace.
+
+        Returns:
+            ``NAME-HASH``, the same for equal configs in any process.
+        """
         blob = json.dumps({"name": self.name, "config": self.config_dict(), "version": FEATURE_VERSION}, sort_keys=True)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def describe(self) -> dict[str, Any]:
+        """The feature set as reports and bundles record it.
+
+        Returns:
+            Its name, kind, config and the feature version.
+        """
         return {"name": self.name, "kind": self.kind.value, "config": self.config_dict(), "version": FEATURE_VERSION}
 
 
@@ -147,6 +221,9 @@ def register(name: str, loader: Callable[[], type[FeatureExtractor]], *, replace
         name: the registry name (`--features NAME[OPTS]`), the class' `name`.
         loader: returns the extractor class.
         replace: allow replacing a registered name (otherwise a ConfigError).
+
+    Raises:
+        ConfigError: the name is taken and `replace` is False.
     """
     EXTRACTORS.add_lazy(name, loader, replace=replace)
 

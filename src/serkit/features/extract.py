@@ -56,12 +56,30 @@ class Variant:
 
 @dataclass
 class ExtractionResult:
+    """What `extract_features` returns: the features of every item that could be read.
+
+    Attributes:
+        features: Feature set name -> one array per item (None for a failed item).
+        failed: Item index -> why it failed (one line).
+        from_cache: How many items came from the cache.
+        computed: How many items were computed.
+    """
+
     features: dict[str, list[np.ndarray | None]]
     failed: dict[int, str] = field(default_factory=dict)  # item index -> reason
     from_cache: int = 0
     computed: int = 0
 
     def stacked(self, name: str, keep: Sequence[int] | None = None) -> np.ndarray:
+        """One feature set's arrays stacked into one.
+
+        Args:
+            name: The feature set.
+            keep: The item indices to stack; None: every item that did not fail.
+
+        Returns:
+            An array with one row (first axis) per kept item.
+        """
         items = self.features[name]
         idx = keep if keep is not None else [i for i in range(len(items)) if i not in self.failed]
         return np.stack([items[i] for i in idx])
@@ -157,6 +175,24 @@ def extract_features(
     core by default; one means in this process, with the caller's own extractor instances). Results are
     cached as each batch arrives, so an interrupted run loses at most the batches in flight. `keep=False`
     only fills the cache (memory stays flat however many files).
+
+    Args:
+        paths: The audio files.
+        names: Feature set names (``spectral_stats``) or configured FeatureExtractor instances.
+        cache: The feature cache to read and fill; None computes everything.
+        variants: One augmentation Variant (or None for the original) per path; None: all originals.
+        workers: Size of the local process pool; None: one per core.
+        executor: A concurrent.futures.Executor or a dask.distributed Client to run the batches on.
+        progress: Show a progress bar.
+        desc: The progress bar's label.
+        keep: Return the features (False: only fill the cache).
+
+    Returns:
+        The features per extractor and item, the items that failed and why, and the cache hit counts.
+
+    Raises:
+        UnknownNameError: a feature set name is not registered.
+        MissingExtraError: a feature set needs an extra that is not installed.
     """
     from serkit.parallel import InlineExecutor, as_executor, local_executor, run_batches
 

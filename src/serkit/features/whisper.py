@@ -71,7 +71,8 @@ class WhisperConfig(FeatureConfig):
     trim_silence: bool = True
     min_seconds: float = 1.0  # shorter speech is zero-padded: the encoder needs a little context
     # Which encoder states (0 = embeddings, 1..4 = after each block, 5 = final output) and how they are
-    # pooled: chosen by leave-one-corpus-out (README "Generalisation"); later blocks are not run at all.
+    # pooled: chosen by leave-one-corpus-out (docs/results.md, "Results on recordings from elsewhere"); later
+    # blocks are not run at all.
     states: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
     pooling: Pooling = Pooling.BOTH
 

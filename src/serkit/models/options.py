@@ -21,7 +21,15 @@ _POSITIVE_INT = Bound(int, 1, 2**31)
 
 def option(default: Any, bound: Bound | None = None) -> Any:
     """A model option's field: its default and valid range (default range: a positive number, or a whole
-    number from 1)."""
+    number from 1).
+
+    Args:
+        default: The option's default value; its type is the option's type.
+        bound: The valid range; None for the default range.
+
+    Returns:
+        A dataclass field, for a field of a frozen options dataclass.
+    """
     return dataclasses.field(default=default, metadata={"bound": bound})
 
 

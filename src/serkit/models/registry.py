@@ -44,7 +44,18 @@ class ModelSpec:
         return {f.name: f.default for f in dataclasses.fields(self.options_class)}
 
     def typed_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Options given as strings (`logreg[C=0.001]`) or values, typed like their defaults; unknown ones refused."""
+        """Options given as strings (`logreg[C=0.001]`) or values, typed like their defaults; unknown ones refused.
+
+        Args:
+            params: Option name -> value (a string from the command line, or a value).
+
+        Returns:
+            Option name -> value, typed and range-checked.
+
+        Raises:
+            UnknownNameError: an option this model does not have.
+            ConfigError: a value that is not of the option's type or outside its range.
+        """
         fields = {f.name: f for f in dataclasses.fields(self.options_class)}
         out = {}
         for key, value in params.items():
@@ -133,6 +144,10 @@ MODELS: Registry[ModelSpec] = Registry("model")
 
 def register_model(spec: ModelSpec, *, replace: bool = False) -> None:
     """Make a model available by `spec.name` (`--model NAME[OPTS]`, `serkit models`).
+
+    Args:
+        spec: The model: its name, family, input, builder, description and options class.
+        replace: Replace a model already registered under that name.
 
     Raises:
         ConfigError: the name is taken (unless replace=True).

@@ -72,7 +72,7 @@ def create_app(
             f"up to {settings.max_upload_mb:g} MB) to `/api/predict`. The model predicts *acted* emotions "
             "(the languages it was trained on are in `/api/model`, with its card, metrics and licence). Live: a WebSocket at "
             "`/api/stream` takes 16-bit PCM and answers with an update every half second and a final timeline "
-            "(protocol in the README, section Live)."
+            "(protocol: the Live page of the documentation, docs/live.md)."
         ),
     )
     app.state.predictor_holder = holder
