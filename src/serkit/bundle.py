@@ -76,6 +76,29 @@ def is_bundle(folder: Path) -> bool:
                                       or {"model_family", "feature_version", "labels"} <= set(raw))
 
 
+# What serkit writes into a bundle folder. Anything else a user put there (notes, recordings, a notebook) is
+# carried over unchanged when the bundle is written again.
+BUNDLE_FILES = frozenset({"config.json", "labels.json", "model.safetensors", "model.skops", STATS_FILE,
+                          ADAPTATION_FILE, ONNX_MANIFEST, "metrics.json", "card.md"})
+
+
+def is_bundle_entry(entry: Path) -> bool:
+    """Whether an entry of a bundle folder is serkit's: a file it writes, an exported *.onnx file, or an
+    evaluation report folder (evaluation, evaluation_*: named so by train, holding a metrics.json)."""
+    name = entry.name
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        return name in BUNDLE_FILES or name.endswith(".onnx")
+    return entry.is_dir() and (name == "evaluation" or name.startswith("evaluation_")) \
+        and (entry / "metrics.json").is_file()
+
+
+def write_bundle_folder(out: Path, fill: Callable[[Path], None]) -> Path:
+    """Swap in a bundle folder filled by fill(tmp), keeping every entry of the old one that is not serkit's."""
+    return write_folder_atomically(out, fill, ours=is_bundle_entry)
+
+
 def check_output(out: Path) -> None:
     """Refuse, before any work, to write a bundle over something that is not a bundle."""
     out = Path(out)
@@ -102,7 +125,7 @@ def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict |
         if extra is not None:
             extra(tmp)  # e.g. the evaluation reports, swapped in together with the weights
 
-    return write_folder_atomically(out, fill)
+    return write_bundle_folder(out, fill)
 
 
 @dataclasses.dataclass

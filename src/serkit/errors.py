@@ -62,3 +62,18 @@ class DataError(SerkitError):
 
 class BundleError(SerkitError):
     """A model bundle that is missing, corrupt, or incompatible."""
+
+
+class OutputError(SerkitError):
+    """An output serkit refuses to write (it is an input, or a file serkit did not write) or could not write."""
+
+
+class OutputBusyError(OutputError):
+    """An output another serkit run is writing at this moment: refused, never interleaved."""
+
+    def __init__(self, path: str | Path, pid: int | None) -> None:
+        self.path = str(path)
+        self.pid = pid
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose "
+                         "another --output")

@@ -219,8 +219,8 @@ class Predictor:
 
     def save_adapted(self, output: str | Path) -> Path:
         """Write this adapted Predictor as a new bundle: the original's files plus the adaptation statistics."""
-        from serkit.bundle import ADAPTATION_FILE, STATS_FILE, check_output
-        from serkit.io import atomic_write_text, write_folder_atomically
+        from serkit.bundle import ADAPTATION_FILE, STATS_FILE, check_output, is_bundle_entry, write_bundle_folder
+        from serkit.io import atomic_write_text
         from serkit.normalization import save_stats
         from serkit.reports import model_card
 
@@ -242,14 +242,14 @@ class Predictor:
             import shutil
 
             for f in src.iterdir():
-                if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or f.name.startswith("."):
-                    continue
+                if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or not is_bundle_entry(f):
+                    continue  # the user's own files in the source bundle stay there
                 (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
             (tmp / STATS_FILE).write_bytes(save_stats(self.bundle.stats))
             atomic_write_text(tmp / ADAPTATION_FILE, json.dumps(self.bundle.adaptation, indent=2))
             atomic_write_text(tmp / "card.md", card)
 
-        return write_folder_atomically(out, fill)
+        return write_bundle_folder(out, fill)
 
     # -- core ----------------------------------------------------------------------
     def _features(self, signal: np.ndarray) -> list[np.ndarray]:

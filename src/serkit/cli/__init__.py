@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 is printed as its own bytes
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         return args.handler(args)
     except SerkitError as exc:
@@ -54,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return EXIT_OK
     except OSError as exc:  # a folder given where a file is expected, a full disk, no permission
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"serkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        from serkit.io import describe_os_error
+
+        print(f"serkit: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("serkit: interrupted", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from serkit.cli.options import Formatter, add_experiment_options, add_run_options, experiment_from, run_from
-from serkit.cli.output import EXIT_OK
+from serkit.cli.output import EXIT_OK, claim_folder, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from serkit.training import train
 
-    out = train(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
+    with claim_folder(args.output):  # a second run writing this bundle is refused, not interleaved
+        out = train(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
     m = json.loads((out / "metrics.json").read_text())
+    warn_skipped([], total=m.get("skipped", 0))
     scores = "".join(f"; {e['protocol_label']} UA {e['ua']:.1%} ± {e['ua_std']:.1%}" for e in m.get("evaluations", []))
     print(f"model bundle written to {out}{scores}")
     return EXIT_OK
