@@ -325,3 +325,20 @@ def test_a_full_disk_during_adapt_is_one_line_naming_the_path_and_the_reason(bun
     assert len(line) < 300 and "No space left on device" in line and str(out) in line, line
     assert "[(" not in line  # not the repr of shutil's error list
     assert not out.exists() and not list(tmp_path.glob(".adapted.*"))
+
+
+def test_a_really_full_disk_during_adapt_is_one_line(bundle, corpus, tmp_path):
+    """The same on a real full file system: a 40 KiB tmpfs (needs root to mount; skipped otherwise)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        out = disk / "adapted"
+        rc, _, err = serkit("adapt", corpus, "--model", bundle, "--output", out, "--quiet")
+        line = one_error_line(err)
+        assert rc == 2 and len(line) < 300 and "No space left on device" in line and f"{out}/" in line, line
+        assert not list(disk.iterdir())  # nothing half-written left behind
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

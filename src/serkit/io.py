@@ -105,8 +105,10 @@ def describe_os_error(exc: OSError) -> str:
         reason = match.group(1) if match else why
         more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
         return f"{dst}: {reason}{more}" if dst else f"{reason}{more}"
-    where = getattr(exc, "filename", None)
+    where, target = getattr(exc, "filename", None), getattr(exc, "filename2", None)
     reason = exc.strerror or str(exc)
+    if where and target:  # a copy or a rename: what failed is writing the target
+        return f"{target}: {reason} (copying {where})"
     return f"{where}: {reason}" if where else reason
 
 
