@@ -46,7 +46,8 @@ def _scan(args: argparse.Namespace) -> int:
 
     corpus = scan(args.path, corpus=args.corpus)
     s = corpus.summary()
-    warn_skipped([(x.path, x.reason) for x in corpus.skipped])
+    if args.output or args.format == "csv":  # the table and JSON on a terminal list what was skipped themselves
+        warn_skipped([(x.path, x.reason) for x in corpus.skipped])
     if args.format == "json":
         emit(json.dumps(s, indent=2), args.output)
     elif args.format == "csv":
