@@ -26,7 +26,7 @@ def emit(text: str, output: str | None) -> None:
 
 
 @contextlib.contextmanager
-def claim_output(output: str | None, *, inputs: Iterable[str], ours: Callable[[bytes], bool], overwrite: bool,
+def claim_output(output: str | None, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool,
                  what: str) -> Iterator[None]:
     """Hold --output FILE for the command's run (a second writer is refused with this run's pid), after
     checking it is not one of the inputs and, if it exists, is serkit's own earlier output or --overwrite.
