@@ -342,3 +342,17 @@ def test_a_really_full_disk_during_adapt_is_one_line(bundle, corpus, tmp_path):
         assert not list(disk.iterdir())  # nothing half-written left behind
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_users_entry_named_like_a_bundle_entry_is_refused_before_training(bundle, corpus, tmp_path):
+    out = tmp_path / "model"
+    shutil.copytree(bundle, out)
+    shutil.rmtree(out / "evaluation")
+    (out / "evaluation").mkdir()  # the user's own folder of that name
+    (out / "evaluation" / "listening-test.txt").write_text("mine")
+    started = time.monotonic()
+    rc, _, err = serkit("train", "--data", corpus, "--features", "spectral_stats", "--model", "logreg",
+                        "--normalize", "corpus", "--quiet", "--output", out)
+    assert rc == 2 and "evaluation: not written by serkit" in one_error_line(err)
+    assert (out / "evaluation" / "listening-test.txt").read_text() == "mine"
+    assert time.monotonic() - started < 30  # before the features and folds, not after

@@ -106,6 +106,11 @@ def check_output(out: Path) -> None:
         raise BundleError(f"{out}: exists and is not a folder; choose another --output")
     if out.exists() and any(out.iterdir()) and not is_bundle(out):
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
+    for entry in sorted(out.iterdir()) if out.is_dir() else ():
+        name = entry.name
+        if (name in BUNDLE_FILES or name.startswith("evaluation")) and not is_bundle_entry(entry):
+            raise BundleError(f"{entry}: not written by serkit, and a bundle writes an entry of that name; move it "
+                              "away or choose another --output")  # refused before the work, not after it
 
 
 def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict | None, card: str, *,
