@@ -356,3 +356,20 @@ def test_a_users_entry_named_like_a_bundle_entry_is_refused_before_training(bund
     assert rc == 2 and "evaluation: not written by serkit" in one_error_line(err)
     assert (out / "evaluation" / "listening-test.txt").read_text() == "mine"
     assert time.monotonic() - started < 30  # before the features and folds, not after
+
+
+def test_an_output_that_is_a_link_stays_a_link(clips, tmp_path):
+    """A link to a device (like /dev/stdout) is written through; a link to a file keeps pointing at it."""
+    device = tmp_path / "to-null"
+    device.symlink_to(os.devnull)
+    rc, _, err = serkit("predict", clips, "--format", "json", "--output", device, "--quiet")
+    assert rc == 0, err
+    assert device.is_symlink() and os.readlink(device) == os.devnull
+    real = tmp_path / "runs" / "today.json"
+    real.parent.mkdir()
+    latest = tmp_path / "latest.json"
+    latest.symlink_to(real)
+    for _ in range(2):  # written, then replaced as serkit's own
+        rc, _, err = serkit("predict", clips, "--format", "json", "--output", latest, "--quiet")
+        assert rc == 0, err
+    assert latest.is_symlink() and json.loads(real.read_text())[0]["label"]

@@ -40,6 +40,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -
     which is recomputed when lost, skips it.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))  # the file the link names is replaced; the user's link stays
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -142,6 +144,8 @@ def check_output_file(output: str | Path, *, inputs: Iterable[str | Path], ours:
             named = "" if str(source) == str(output) else f" ({source})"
             raise OutputError(f"{output}: is one of the inputs{named}; serkit never writes over an input, "
                               "even with --overwrite: choose another --output")
+    if not out.is_file():
+        return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
     try:
         with open(out, "rb") as fh:
             head = fh.read(1 << 16)

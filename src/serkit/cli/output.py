@@ -20,7 +20,12 @@ def emit(text: str, output: str | None) -> None:
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
         from serkit.io import atomic_write_bytes, encode_text
 
-        atomic_write_bytes(Path(output), encode_text(text))
+        target = Path(output)
+        if target.exists() and not target.is_file():  # /dev/stdout, a pipe: written through, never replaced
+            with open(target, "wb") as fh:
+                fh.write(encode_text(text))
+        else:
+            atomic_write_bytes(target, encode_text(text))
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -36,6 +41,11 @@ def claim_output(output: str | None, *, inputs: Iterable[str | Path], ours: Call
         return
     from serkit.io import check_output_file, output_lock
 
+    target = Path(output)
+    if target.exists() and not target.is_file() and not target.is_dir():  # /dev/stdout, a pipe: no file to hold
+        check_output_file(output, inputs=inputs, ours=ours, overwrite=overwrite, what=what)
+        yield
+        return
     with output_lock(output):
         check_output_file(output, inputs=inputs, ours=ours, overwrite=overwrite, what=what)
         yield
