@@ -108,9 +108,10 @@ def test_bad_input_is_one_line_exit_2_and_no_output_file(tmp_path, capsys, bad_i
 
 def test_a_failed_prediction_leaves_an_existing_output_file_alone(tmp_path, capsys, bad_inputs):
     out_file = tmp_path / "predictions.json"
-    out_file.write_text("yesterday's results")
+    yesterday = json.dumps([{"path": "yesterday.flac", "label": "happy"}], indent=2)  # serkit's: replaceable
+    out_file.write_text(yesterday)
     assert main(["predict", str(bad_inputs["truncated"]), "--format", "json", "--output", str(out_file)]) == 2
-    assert out_file.read_text() == "yesterday's results"
+    assert out_file.read_text() == yesterday
     assert "truncated" in capsys.readouterr().err
 
 

@@ -419,7 +419,7 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
                 fh: BinaryIO = stack.enter_context(open(path, "rb"))
             except OSError as exc:  # permission denied, a FIFO's peer gone, an I/O error
                 raise AudioError(label, f"unreadable: {exc.strerror or exc}", AudioProblem.CORRUPT) from None
-            target: object = str(path)
+            target: object = os.fsencode(path)  # the name's own bytes: a name that is not UTF-8 opens too
         elif isinstance(source, (bytes, bytearray)):
             if len(source) == 0:
                 raise AudioError(label, "empty file (0 bytes)", AudioProblem.EMPTY)

@@ -88,6 +88,29 @@ def is_bundle(folder: Path) -> bool:
                                       or {"model_family", "feature_version", "labels"} <= set(raw))
 
 
+# What serkit writes into a bundle folder. Anything else a user put there (notes, recordings, a notebook) is
+# carried over unchanged when the bundle is written again.
+BUNDLE_FILES = frozenset({"config.json", "labels.json", "model.safetensors", "model.skops", STATS_FILE,
+                          ADAPTATION_FILE, ONNX_MANIFEST, "metrics.json", "card.md"})
+
+
+def is_bundle_entry(entry: Path) -> bool:
+    """Whether an entry of a bundle folder is serkit's: a file it writes, an exported *.onnx file, or an
+    evaluation report folder (evaluation, evaluation_*: named so by train, holding a metrics.json)."""
+    name = entry.name
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        return name in BUNDLE_FILES or name.endswith(".onnx")
+    return entry.is_dir() and (name == "evaluation" or name.startswith("evaluation_")) \
+        and (entry / "metrics.json").is_file()
+
+
+def write_bundle_folder(out: Path, fill: Callable[[Path], None]) -> Path:
+    """Swap in a bundle folder filled by fill(tmp), keeping every entry of the old one that is not serkit's."""
+    return write_folder_atomically(out, fill, ours=is_bundle_entry)
+
+
 def check_output(out: Path) -> None:
     """Refuse, before any work, to write a bundle over something that is not a bundle."""
     out = Path(out)
@@ -95,6 +118,11 @@ def check_output(out: Path) -> None:
         raise BundleError(f"{out}: exists and is not a folder; choose another output", params=("output",))
     if out.exists() and any(out.iterdir()) and not is_bundle(out):
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
+    for entry in sorted(out.iterdir()) if out.is_dir() else ():
+        name = entry.name
+        if (name in BUNDLE_FILES or name.startswith("evaluation")) and not is_bundle_entry(entry):
+            raise BundleError(f"{entry}: not written by serkit, and a bundle writes an entry of that name; move it "
+                              "away or choose another --output")  # refused before the work, not after it
 
 
 def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict | None, card: str, *,
@@ -114,7 +142,7 @@ def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict |
         if extra is not None:
             extra(tmp)  # e.g. the evaluation reports, swapped in together with the weights
 
-    return write_folder_atomically(out, fill)
+    return write_bundle_folder(out, fill)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,14 +267,14 @@ def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path
 
     def fill(tmp: Path) -> None:
         for f in src.iterdir():
-            if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or f.name.startswith("."):
-                continue
+            if f.name in (STATS_FILE, ADAPTATION_FILE, "card.md") or not is_bundle_entry(f):
+                continue  # the user's own files in the source bundle stay there
             (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
         (tmp / STATS_FILE).write_bytes(stats)
         atomic_write_text(tmp / ADAPTATION_FILE, json.dumps(bundle.adaptation, indent=2))
         atomic_write_text(tmp / "card.md", card)
 
-    return write_folder_atomically(out, fill)
+    return write_bundle_folder(out, fill)
 
 
 # -- ONNX files: recorded with what they were exported from, refused when they do not match --------------

@@ -129,3 +129,18 @@ class MissingExtraError(SerkitError, ImportError):
 
     def __reduce__(self) -> tuple:  # rebuilt from its parts when it comes back from a worker process
         return type(self), (self.extra, self.what, self.hint)
+
+
+class OutputError(SerkitError):
+    """An output serkit refuses to write (it is an input, or a file serkit did not write) or could not write."""
+
+
+class OutputBusyError(OutputError):
+    """An output another serkit run is writing at this moment: refused, never interleaved."""
+
+    def __init__(self, path: str | Path, pid: int | None) -> None:
+        self.path = str(path)
+        self.pid = pid
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose "
+                         "another --output")

@@ -288,7 +288,7 @@ def _collect(folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, lab
             if c in label_set:
                 full[:, label_set.index(c)] = out.proba[:, j]
         frame = pd.DataFrame({
-            "path": table["path"].to_numpy()[fold.test],
+            "path": pd.Series(table["path"].to_numpy()[fold.test], dtype=object),  # names need not be UTF-8
             "speaker": table["speaker"].to_numpy()[fold.test],
             "corpus": table["corpus"].to_numpy()[fold.test],
             "fold": fold.name or fold.index,

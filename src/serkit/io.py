@@ -9,15 +9,20 @@ FIFOs and unreadable entries are treated the same way everywhere.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import functools
 import os
+import re
 import shutil
 import stat
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from pathlib import Path
+
+from serkit.errors import OutputBusyError, OutputError
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,6 +40,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -
     which is recomputed when lost, skips it.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))  # the file the link names is replaced; the user's link stays
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -61,32 +68,203 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def encode_text(text: str) -> bytes:
+    """Text as the bytes serkit writes: the filesystem encoding with surrogateescape.
+
+    Why: a file name that is not valid UTF-8 (bytes such as \\xff\\xfe, which POSIX allows) reaches Python as
+    a str with lone surrogates; this writes back exactly the bytes of the name, and decode_text reads them back
+    into the same str, so an output names the file the user has and `--resume` recognises it.
+    """
+    return text.encode(sys.getfilesystemencoding(), "surrogateescape")
+
+
+def decode_text(data: bytes) -> str:
+    """The inverse of encode_text: the same str for the same bytes, every time."""
+    return data.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
 def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+    atomic_write_bytes(path, encode_text(text), durable=durable)
 
 
-def write_folder_atomically(out: str | Path, fill: Callable[[Path], None]) -> Path:
+# --------------------------------------------------------------------------- what serkit may write over
+
+
+_ERRNO_TEXT = re.compile(r"^\[Errno \d+\] ([^:]+)")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed read or write: the path, then the reason (never the repr of an error list).
+
+    shutil.copytree gathers every failure into one shutil.Error whose text is a list of (src, dst, reason)
+    tuples, often hundreds of characters per file; here that is its first failure, and a count of the rest.
+    """
+    entries = exc.args[0] if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) else None
+    if entries:
+        first = entries[0]
+        dst, why = (first[1], str(first[2])) if isinstance(first, tuple) and len(first) == 3 else ("", str(first))
+        match = _ERRNO_TEXT.match(why)
+        reason = match.group(1) if match else why
+        more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
+        return f"{dst}: {reason}{more}" if dst else f"{reason}{more}"
+    where, target = getattr(exc, "filename", None), getattr(exc, "filename2", None)
+    reason = exc.strerror or str(exc)
+    if where and target:  # a copy or a rename: what failed is writing the target
+        return f"{target}: {reason} (copying {where})"
+    return f"{where}: {reason}" if where else reason
+
+
+def check_output_file(output: str | Path, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool],
+                      overwrite: bool, what: str) -> None:
+    """Refuse, before any work, an --output that is one of the inputs, or an existing file serkit did not write.
+
+    Args:
+        output: the file a command is about to write.
+        inputs: the files it reads; the output may never be one of them, --overwrite or not (a recording
+            replaced by a line of text is lost).
+        ours: whether the first 64 KiB of an existing file are serkit's own earlier output of this kind,
+            which may be replaced; anything else is the user's.
+        overwrite: the user's explicit --overwrite, which allows replacing a file that is not serkit's.
+        what: the kind of output, for the message ("serkit predict --format csv").
+
+    Raises:
+        OutputError: one line naming the output and why it is not written.
+    """
+    out = Path(output)
+    if out.is_dir():
+        raise OutputError(f"{output}: is a folder; --output takes a file name")
+    if not out.exists():
+        return
+    for source in inputs:
+        try:
+            same = os.path.samefile(out, source)
+        except OSError:
+            same = False
+        if same:
+            named = "" if str(source) == str(output) else f" ({source})"
+            raise OutputError(f"{output}: is one of the inputs{named}; serkit never writes over an input, "
+                              "even with --overwrite: choose another --output")
+    if not out.is_file():
+        return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
+    try:
+        with open(out, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot be read to check whose it is ({exc.strerror or exc})") from None
+    if head and not overwrite and not ours(head):
+        raise OutputError(f"{output}: exists and is not an earlier {what} output; pass --overwrite to replace "
+                          "it, or choose another --output")
+
+
+def lock_path(output: str | Path) -> Path:
+    """The hidden lock file beside an output: .NAME.serkit-lock."""
+    out = Path(output)
+    return out.with_name(f".{out.name}.serkit-lock")
+
+
+@contextlib.contextmanager
+def output_lock(output: str | Path) -> Iterator[None]:
+    """Hold the output for this run: a second run writing the same output is refused with the holder's pid.
+
+    Why flock and not an O_EXCL file: the kernel drops a flock when its holder dies, SIGKILL included, so a
+    killed run never blocks the next one (its stale lock file is simply locked again). The pid written into
+    the file is only for the message. The file is removed on exit; a holder checks after locking that the
+    file it locked is still the one on disk, so a run that opened it just before it was removed tries again.
+
+    Raises:
+        OutputBusyError: another process holds the output.
+        OutputError: the lock cannot be created beside the output (no such folder, no permission).
+    """
+    import fcntl
+
+    path = lock_path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {describe_os_error(exc)}") from None
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
+        except OSError as exc:
+            raise OutputError(f"cannot lock {output}: {describe_os_error(exc)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                text = os.read(fd, 32).decode("ascii", "replace").strip()
+            finally:
+                os.close(fd)
+            raise OutputBusyError(output, int(text) if text.isdigit() else None) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # locked a file its holder removed on the way out: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- replacing a folder
+
+
+def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *,
+                            ours: Callable[[Path], bool]) -> Path:
     """fill(tmp) writes a whole folder into a temporary sibling, which then replaces `out`.
 
-    The caller checks first that `out` is absent, empty or its own kind of folder: this
-    function replaces whatever is there.
+    Only serkit's own entries of the old folder are replaced: every entry `ours` does not claim (the user's
+    notes, recordings, notebooks) is moved, unchanged, into the new folder before the swap. One whose name
+    the new folder also uses is refused before anything changes. The caller checks first that `out` is
+    absent, empty or its own kind of folder.
+
+    Args:
+        out: the folder to write.
+        fill: writes the new folder's entries into the folder it is given.
+        ours: whether an entry of the existing folder is serkit's (replaced) rather than the user's (kept).
+
+    Raises:
+        OutputError: a user's entry has a name the new folder uses, or writing failed (one line: what, where,
+            why; the previous folder and everything in it stays as it was).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; what serkit writes is meant to be shared
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    carried: list[str] = []  # the user's entries moved into tmp, moved back if the swap does not happen
     try:
-        fill(tmp)
+        try:
+            fill(tmp)
+        except OSError as exc:
+            where = describe_os_error(exc).replace(str(tmp), str(out))  # the path as the user knows it
+            raise OutputError(f"could not write {out}: {where}") from None
         if out.exists():
+            users = sorted(e.name for e in out.iterdir() if not ours(e))
+            clash = [name for name in users if os.path.lexists(tmp / name)]
+            if clash:
+                raise OutputError(f"{out / clash[0]}: not written by serkit, and this run writes an entry of that "
+                                  "name; move it away or choose another --output")
+            for name in users:
+                os.rename(out / name, tmp / name)
+                carried.append(name)
             os.replace(out, old)
             os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
+            carried = []
+            shutil.rmtree(old, ignore_errors=True)  # only serkit's entries are left in it
         else:
             os.replace(tmp, out)
     except BaseException:
         if old.exists() and not out.exists():
             os.replace(old, out)  # the swap broke half-way: the previous folder comes back
+        for name in carried:
+            os.rename(tmp / name, out / name)  # and the user's entries go back into it
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out

@@ -8,6 +8,16 @@ from pathlib import Path
 import numpy as np
 
 
+# A tEXt entry in every PNG serkit draws, so a later run recognises the image as its own and may replace it.
+PNG_MARK = ("Source", "serkit")
+
+
+def is_serkit_png(head: bytes) -> bool:
+    """Whether the first bytes of a file are a PNG serkit drew (they hold its tEXt mark)."""
+    key, value = PNG_MARK
+    return head.startswith(b"\x89PNG\r\n\x1a\n") and b"tEXt" + key.encode() + b"\0" + value.encode() in head
+
+
 def _plt():
     import matplotlib
 
@@ -23,7 +33,7 @@ def _save(fig, path: Path) -> None:
     from serkit.io import atomic_write_bytes
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={PNG_MARK[0]: PNG_MARK[1]})
     atomic_write_bytes(Path(path), buf.getvalue())
 
 

@@ -28,6 +28,19 @@ def is_report_folder(folder: Path) -> bool:
     return isinstance(raw, dict) and (raw.get("kind") == REPORT_KIND or {"protocol_label", "scheme"} <= set(raw))
 
 
+REPORT_FILES = frozenset({"metrics.json", "classification_report.csv", "predictions.csv", "model_selection.csv"})
+
+
+def is_report_entry(entry: Path) -> bool:
+    """Whether an entry of an evaluation folder is serkit's: a report file, a confusion matrix, or a model's
+    report sub-folder. Anything else (a notebook, notes) is the user's and is kept when reports are rewritten."""
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        return entry.name in REPORT_FILES or (entry.name.startswith("confusion_matrix") and entry.suffix == ".png")
+    return entry.is_dir() and is_report_folder(entry)
+
+
 def check_report_folder(out: Path) -> None:
     """Refuse, before any work, to write reports over anything but a new, empty or earlier evaluation folder."""
     if out.exists() and not out.is_dir():
@@ -87,7 +100,7 @@ def write_reports(result: EvaluationResult, out: Path) -> None:
             atomic_write_text(tmp / "model_selection.csv", frame.to_csv(index=False))
             _write_model_reports(result, result.results[best], tmp)
 
-    write_folder_atomically(out, fill)
+    write_folder_atomically(out, fill, ours=is_report_entry)
 
 
 def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) -> None:

@@ -46,12 +46,14 @@ class TrainingResult:
         model: the trained model, as `evaluations[i].results` names it.
         evaluations: the evaluations run before training (none with `evaluate=False`).
         train_seconds: the final fit's time.
+        skipped: (path, reason) of every entry of the data left out (unreadable, outside a naming scheme).
     """
 
     path: Path
     model: str
     evaluations: tuple[EvaluationResult, ...]
     train_seconds: float
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
@@ -158,4 +160,4 @@ def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOption
             write_reports(r, folder / name)
 
     path = save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)
-    return TrainingResult(path, str(model), tuple(results), train_seconds)
+    return TrainingResult(path, str(model), tuple(results), train_seconds, skipped=(*skipped, *ft.skipped))

@@ -128,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `serve` leaves SIGTERM to uvicorn (a graceful shutdown); only the main thread may set a handler.
     catch = threading.current_thread() is threading.main_thread() and args.command != "serve"
     previous = signal.signal(signal.SIGTERM, _terminate) if catch else signal.SIG_DFL
+    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 is printed as its own bytes
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         check_extras(args)
         return args.handler(args)
@@ -152,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return EXIT_OK
     except OSError as exc:  # a folder given where a file is expected, a full disk, no permission
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"serkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        from serkit.io import describe_os_error
+
+        print(f"serkit: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         _stop_workers()

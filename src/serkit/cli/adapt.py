@@ -11,7 +11,7 @@ from serkit.cli.options import (
     add_run_options,
     run_from,
 )
-from serkit.cli.output import EXIT_OK
+from serkit.cli.output import EXIT_OK, claim_folder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,10 +31,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from serkit.inference import Predictor
 
     run = run_from(args)  # validates --workers and --scheduler before any work
-    check_output(Path(args.output))  # before any work
-    predictor = Predictor.load(args.model)  # ONNX where the bundle has it: no torch
-    adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
-    out = adapted.save_adapted(args.output)
+    with claim_folder(args.output):  # a second run writing this bundle is refused, not interleaved
+        check_output(Path(args.output))  # before any work
+        predictor = Predictor.load(args.model)  # ONNX where the bundle has it: no torch
+        adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
+        out = adapted.save_adapted(args.output)
     a = adapted.bundle.adaptation or {}
     print(f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"
           + (f", {a['skipped']} unreadable file(s) left out" if a.get("skipped") else ""))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from serkit.cli.options import Formatter
-from serkit.cli.output import EXIT_OK, emit
+from serkit.cli.output import EXIT_OK, claim_output, emit, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,15 +21,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="reader to use (default: detected from file names)")
     scan.add_argument("--format", default="table", choices=["table", "json", "csv"],
                       help="table: summary for people; json: one summary object; csv: one row per file")
-    scan.add_argument("--output", default=None, metavar="FILE", help="write to FILE instead of stdout")
+    scan.add_argument("--output", default=None, metavar="FILE",
+                      help="write to FILE instead of stdout; never the manifest read; an existing FILE is replaced "
+                           "only if it is an earlier scan of this format, anything else needs --overwrite")
+    scan.add_argument("--overwrite", action="store_true",
+                      help="replace an existing --output FILE even if serkit did not write it (never the input)")
     scan.set_defaults(handler=cmd_corpus_scan)
 
 
+# How an existing --output is recognised as an earlier scan of the same format (replaced without --overwrite).
+OURS = {"table": lambda head: head.startswith(b"corpus    ") and b"\nfiles     " in head,
+        "json": lambda head: bool(re.match(rb'\{\n  "corpus": ', head)),
+        "csv": lambda head: head.startswith(b"path,corpus,speaker,gender,language,label,emotion,")}
+
+
 def cmd_corpus_scan(args: argparse.Namespace) -> int:
+    with claim_output(args.output, inputs=[args.path], ours=OURS[args.format], overwrite=args.overwrite,
+                      what=f"serkit corpus scan --format {args.format}"):
+        return _scan(args)
+
+
+def _scan(args: argparse.Namespace) -> int:
     from serkit.corpora import scan
 
     corpus = scan(args.path, corpus=args.corpus)
     s = corpus.summary()
+    if args.output or args.format == "csv":  # the table and JSON on a terminal list what was skipped themselves
+        warn_skipped([(x.path, x.reason) for x in corpus.skipped])
     if args.format == "json":
         emit(json.dumps(s, indent=2), args.output)
     elif args.format == "csv":

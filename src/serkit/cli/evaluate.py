@@ -6,7 +6,7 @@ import argparse
 import json
 
 from serkit.cli.options import Formatter, add_experiment_options, add_run_options, experiment_from, run_from
-from serkit.cli.output import EXIT_OK
+from serkit.cli.output import EXIT_OK, claim_folder, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from serkit.evaluation import evaluate
     from serkit.reports import format_summary, summary_row
 
-    r = evaluate(experiment_from(args), run=run_from(args), output=args.output)
+    with claim_folder(args.output):  # a second run writing this folder is refused, not interleaved
+        r = evaluate(experiment_from(args), run=run_from(args), output=args.output)
+    warn_skipped(r.skipped)
     if args.format == "json":
         print(json.dumps({"protocol": r.config.protocol.value, "protocol_label": r.protocol_label, "scheme": r.scheme,
                           "features": r.config.feature_spec(), "n_files": r.n_files, "best": r.best,

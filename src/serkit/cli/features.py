@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from serkit.cli.options import FEATURE_SETS, Formatter, add_run_options, add_data_options, run_from
-from serkit.cli.output import EXIT_OK, EXIT_PARTIAL
+from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def cmd_features_extract(args: argparse.Namespace) -> int:
     names = [ex.name for ex in extractors]
     run = run_from(args)
     ds = load_dataset(args.data, labels=args.labels)
+    warn_skipped([(s.path, s.reason) for c in ds.corpora for s in c.skipped])
     cache = run.cache()
     pool = run.pool()
     t0 = time.perf_counter()

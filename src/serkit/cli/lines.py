@@ -13,14 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from serkit.errors import SerkitError
+from serkit.io import decode_text, encode_text
 
 
 class ResultLines:
     """Appends lines to `output` (or stdout when None). `keys(text)` lists the inputs recorded in a file's
-    text (after its header) and raises ValueError for text this format did not write."""
+    text (after its header) and raises ValueError for text this format did not write. Text goes out in the
+    filesystem encoding with surrogateescape (io.encode_text), so a path that is not UTF-8 is written as its
+    bytes and read back as the same str: --resume recognises it. `overwrite` starts the file afresh."""
 
     def __init__(self, output: str | None, *, header: str | None, keys: Callable[[str], list[str]],
-                 resume: bool, what: str) -> None:
+                 resume: bool, what: str, overwrite: bool = False) -> None:
         self.output = output
         self.done: set[str] = set()
         self.dropped_partial = False
@@ -32,12 +35,12 @@ class ResultLines:
         path = Path(output)
         if path.is_dir():
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
-        raw = path.read_bytes() if path.exists() else b""
+        raw = path.read_bytes() if path.exists() and not overwrite else b""
         if raw and not resume and raw != (header or "").encode():
             raise SerkitError(f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
-                              "(the safe choice), or choose another --output")
+                              "(the safe choice), --overwrite to replace it, or choose another --output")
         cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
-        text = raw[:cut].decode("utf-8", errors="replace")
+        text = decode_text(raw[:cut])
         body = text
         if header and text:
             first, _, body = text.partition("\n")
@@ -50,6 +53,8 @@ class ResultLines:
         except ValueError as exc:
             raise SerkitError(f"{output}: is not a serkit {what} result file ({exc}); not writing into it") from None
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        if overwrite:
+            os.ftruncate(self._fd, 0)
         if cut < len(raw):
             self.dropped_partial = True
             os.ftruncate(self._fd, cut)
@@ -85,6 +90,6 @@ class ResultLines:
         sys.stdout.flush()
 
     def _write_file(self, line: str) -> None:
-        view = memoryview(line.encode("utf-8"))
+        view = memoryview(encode_text(line))
         while view:
             view = view[os.write(self._fd, view):]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from enum import Enum
 
@@ -13,7 +14,7 @@ from serkit.cli.options import (
     add_run_options,
     run_from,
 )
-from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, emit, segment_line
+from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, claim_output, emit, lines_match, segment_line
 
 
 class Format(str, Enum):
@@ -35,8 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--format", default="table", choices=[f.value for f in Format],
                     help="output format; jsonl and csv write each file's line as soon as its batch is done")
     pr.add_argument("--output", default=None, metavar="FILE",
-                    help="write to FILE instead of stdout; with jsonl or csv an existing non-empty FILE is refused "
-                         "unless --resume")
+                    help="write to FILE instead of stdout; never one of the inputs; an existing FILE is replaced "
+                         "only if it is serkit's own output of this format (with jsonl or csv: continued with "
+                         "--resume), anything else needs --overwrite")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="replace an existing --output FILE even if serkit did not write it (never an input)")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted --format jsonl/csv --output FILE: predict only the files not in it "
                          "yet and append them (a partial last line is dropped)")
@@ -62,6 +66,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitError(f"--resume continues a --format jsonl or csv file, not --format {fmt.value}")
     if args.resume and not args.output:
         raise SerkitError("--resume needs --output FILE: the file of the interrupted run")
+    if args.resume and args.overwrite:
+        raise SerkitError("--resume continues --output FILE and --overwrite replaces it: pass one of them")
     run = run_from(args)  # a bad --scheduler fails here, before any work
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
     unreadable: list[tuple[str, str]] = []
@@ -70,6 +76,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"serkit: {path}: {reason}", file=sys.stderr)
     if not files:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
+    # jsonl and csv check what an existing file holds themselves (ResultLines): continued, refused or replaced.
+    ours = (lambda head: True) if fmt in STREAMED else OURS[fmt]
+    with claim_output(args.output, inputs=[*files, *args.paths], ours=ours, overwrite=args.overwrite,
+                      what=f"serkit predict --format {fmt.value}"):
+        return _predict(args, fmt, predictor, files, unreadable, run)
+
+
+def _predict(args: argparse.Namespace, fmt: Format, predictor, files: list[str], unreadable: list, run) -> int:
     executor = run.pool()
     if fmt in STREAMED:
         code = _predict_streamed(args, fmt, predictor, files, executor)
@@ -119,7 +133,8 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
     labels = predictor.labels
     header = _csv_line(CSV_COLUMNS[:3] + [f"p_{c}" for c in labels] + CSV_COLUMNS[3:]) if fmt is Format.CSV else None
     keys = _csv_keys if fmt is Format.CSV else _jsonl_keys
-    with ResultLines(args.output, header=header, keys=keys, resume=args.resume, what=fmt.value) as out:
+    with ResultLines(args.output, header=header, keys=keys, resume=args.resume, overwrite=args.overwrite,
+                     what=fmt.value) as out:
         if out.dropped_partial:
             print(f"serkit: dropped the partial last line of {args.output} (the run was cut off while writing it)",
                   file=sys.stderr)
@@ -147,6 +162,14 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
         return EXIT_ERROR
     return EXIT_PARTIAL if n_failed else EXIT_OK
 
+
+# How an existing --output is recognised as predict's own earlier output of the same format (so it may be
+# replaced without --overwrite): the table's three line shapes, and the start of the JSON array.
+_TABLE_LINES = (re.compile(r"^.+  \S+ +\d+\.\d\d   \[[^\]]*\]$"), re.compile(r"^.+  ERROR .+$"),
+                re.compile(r"^ +-?\d+\.\d\d- *-?\d+\.\d\d s  \S+ +\d+\.\d\d$"))
+_JSON_START = re.compile(rb'^\[(\]|\n  \{\n    "path": )')
+OURS = {Format.TABLE: lambda head: lines_match(head, *_TABLE_LINES),
+        Format.JSON: lambda head: bool(_JSON_START.match(head))}
 
 CSV_COLUMNS = ["path", "label", "confidence", "segments", "error"]  # the p_<class> columns go after confidence
 

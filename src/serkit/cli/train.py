@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from serkit.cli.options import Formatter, add_experiment_options, add_run_options, experiment_from, run_from
-from serkit.cli.output import EXIT_OK
+from serkit.cli.output import EXIT_OK, claim_folder, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from serkit.training import train_bundle
 
-    done = train_bundle(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
+    with claim_folder(args.output):  # a second run writing this bundle is refused, not interleaved
+        done = train_bundle(experiment_from(args), args.output, run=run_from(args), evaluate=not args.no_evaluate)
+    warn_skipped(done.skipped)
     scores = "".join(f"; {e.protocol_label} UA {e.results[done.model].metrics.ua.mean:.1%} ± "
                      f"{e.results[done.model].metrics.ua.std:.1%}" for e in done.evaluations)
     print(f"model bundle written to {done.path}{scores}")

@@ -395,7 +395,11 @@ def make_table(rows: Iterable[dict]) -> pd.DataFrame:
     """Rows as a DataFrame: COLUMNS first (present even when empty), then the rest, sorted by path."""
     import pandas as pd
 
-    table = pd.DataFrame(list(rows))
+    rows = list(rows)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "path"} for r in rows], index=range(len(rows)))
+    # Python str objects, not pandas' Arrow strings: a file name that is not UTF-8 holds lone surrogates
+    # (os.fsdecode), which Arrow refuses, and such a file is read like any other.
+    table.insert(0, "path", pd.Series([r.get("path") for r in rows], dtype=object))
     for col in COLUMNS:
         if col not in table.columns:
             table[col] = pd.Series(dtype="object")
