@@ -7,7 +7,6 @@ import dataclasses
 import glob
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

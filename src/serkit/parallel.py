@@ -47,7 +47,7 @@ class Scheduler:
         return self.address is None
 
     @classmethod
-    def parse(cls, text: str) -> "Scheduler":
+    def parse(cls, text: str) -> Scheduler:
         """`local`, `local:4`, `tcp://10.0.0.5:8786` or `10.0.0.5:8786`; anything else is a one-line error."""
         from serkit.errors import ConfigError
         from serkit.validation import Bound

@@ -73,7 +73,7 @@ class ResultLines:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "ResultLines":
+    def __enter__(self) -> ResultLines:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -191,6 +191,7 @@ class CorpusReader(ABC):
 
     def prepare(self, root: Path) -> None:
         """Hook for readers that need a side file (CREMA-D demographics)."""
+        return None  # a deliberate no-op by default, not an abstract method
 
     def speaker_id(self, raw: str) -> str:
         # Corpus-prefixed so speakers of two corpora never collide when merged.

@@ -67,7 +67,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 return idx, idx[:0]
         return train, val
 
-    def fit(self, X: np.ndarray, y, groups=None, origin=None) -> "TorchClassifier":
+    def fit(self, X: np.ndarray, y, groups=None, origin=None) -> TorchClassifier:
         """groups: speakers (validation speakers are held out); origin: for each row, the index of
         the original file it was augmented from, so copies never enter the validation part."""
         import torch
@@ -181,7 +181,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
 
     @classmethod
-    def from_state(cls, params: dict, classes: list[str], input_shape: tuple[int, ...], state: dict) -> "TorchClassifier":
+    def from_state(cls, params: dict, classes: list[str], input_shape: tuple[int, ...], state: dict) -> TorchClassifier:
         from serkit.models.nets import build
 
         est = cls(**params)
