@@ -380,7 +380,9 @@ class _PatchedReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         start = self._raw.tell()
         view = memoryview(buffer).cast("B")
-        n = self._raw.readinto(view)
+        chunk = self._raw.read(len(view))  # BinaryIO promises read(), not readinto()
+        n = len(chunk)
+        view[:n] = chunk
         lo, hi = max(start, self._lo), min(start + n, self._lo + len(self._data))
         if lo < hi:
             view[lo - start : hi - start] = self._data[lo - self._lo : hi - self._lo]

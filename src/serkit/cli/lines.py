@@ -54,7 +54,7 @@ class ResultLines:
             self.dropped_partial = True
             os.ftruncate(self._fd, cut)
         if header and not text:
-            self._write_file(header)
+            self._write_file(self._fd, header)
 
     def write(self, line: str) -> None:
         """One whole line, written at once and flushed: visible to a reader, and kept if the run dies next."""
@@ -63,7 +63,7 @@ class ResultLines:
         if self._fd is None:
             self._write_stdout(line)
         else:
-            self._write_file(line)
+            self._write_file(self._fd, line)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -84,7 +84,8 @@ class ResultLines:
         sys.stdout.write(line)
         sys.stdout.flush()
 
-    def _write_file(self, line: str) -> None:
+    @staticmethod
+    def _write_file(fd: int, line: str) -> None:
         view = memoryview(line.encode("utf-8"))
         while view:
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(fd, view):]
