@@ -136,8 +136,9 @@ class WhisperEncoderFeatures(FeatureExtractor):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # torch annotates f as a path only; its TorchScript exporter (dynamo=False) writes to a file object too.
-            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf, dynamo=False, input_names=["mel"],  # type: ignore[arg-type]
-                              output_names=["states"], dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
+            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf,  # type: ignore[arg-type]
+                              dynamo=False, input_names=["mel"], output_names=["states"],
+                              dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
                               opset_version=17)
         data = buf.getvalue()
         session = onnx_session(data)
