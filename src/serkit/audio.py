@@ -264,7 +264,7 @@ def _check_mpeg(fh: BinaryIO, label: str) -> bool:
             return False  # not an MP3, or one libsndfile recognises by other means
         start = 0
         if tagged:
-            start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0))) + (10 if head[5] & 0x10 else 0)
+            start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0), strict=True)) + (10 if head[5] & 0x10 else 0)
         fh.seek(start)
         data = fh.read(_MPEG_SCAN_BYTES)
         ends = len(data) < _MPEG_SCAN_BYTES  # the whole rest of the file is in `data`
@@ -380,7 +380,9 @@ class _PatchedReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         start = self._raw.tell()
         view = memoryview(buffer).cast("B")
-        n = self._raw.readinto(view)
+        chunk = self._raw.read(len(view))  # BinaryIO promises read(), not readinto()
+        n = len(chunk)
+        view[:n] = chunk
         lo, hi = max(start, self._lo), min(start + n, self._lo + len(self._data))
         if lo < hi:
             view[lo - start : hi - start] = self._data[lo - self._lo : hi - self._lo]

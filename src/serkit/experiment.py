@@ -68,7 +68,7 @@ class Component:
         return {"name": self.name, "options": {k: _plain(v) for k, v in self.options}}
 
     @classmethod
-    def from_dict(cls, raw: Any, *, where: str) -> "Component":
+    def from_dict(cls, raw: Any, *, where: str) -> Component:
         if isinstance(raw, str):
             return cls(raw)
         if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str) \
@@ -379,7 +379,7 @@ class ExperimentConfig:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Any, *, where: str = "config") -> "ExperimentConfig":
+    def from_dict(cls, raw: Any, *, where: str = "config") -> ExperimentConfig:
         """From a saved config (a bundle's or a report's): unknown or ill-typed fields are one-line errors.
 
         Args:

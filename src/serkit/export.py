@@ -48,9 +48,11 @@ def export_onnx(bundle_path: str | Path) -> tuple[Path, float]:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # torch annotates f as a path only; its TorchScript exporter (dynamo=False) writes to a file object too.
         torch.onnx.export(
-            module, (torch.zeros((2, *shape)),), buf, dynamo=False, input_names=["features"],
-            output_names=["probabilities"], dynamic_axes={"features": {0: "batch"}, "probabilities": {0: "batch"}},
+            module, (torch.zeros((2, *shape)),), buf,  # type: ignore[arg-type]
+            dynamo=False, input_names=["features"], output_names=["probabilities"],
+            dynamic_axes={"features": {0: "batch"}, "probabilities": {0: "batch"}},
             opset_version=17,
         )
     data = buf.getvalue()

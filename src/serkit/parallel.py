@@ -47,7 +47,7 @@ class Scheduler:
         return self.address is None
 
     @classmethod
-    def parse(cls, text: str) -> "Scheduler":
+    def parse(cls, text: str) -> Scheduler:
         """`local`, `local:4`, `tcp://10.0.0.5:8786` or `10.0.0.5:8786`; anything else is a one-line error."""
         from serkit.errors import ConfigError
         from serkit.validation import Bound
@@ -88,7 +88,7 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
 
     from serkit.errors import SerkitError
 
-    if spec.local:
+    if spec.address is None:  # spec.local
         from distributed import LocalCluster
 
         # No statistical profiler in the workers: it samples every 10 ms for a dashboard page that needs bokeh.
@@ -310,7 +310,7 @@ def run_batches(fn: Callable[..., list], batches: Sequence[list], *, executor: A
     pool, n_workers = as_executor(executor)
     window = 1 if isinstance(pool, InlineExecutor) else window or max(8, 4 * n_workers)
     # (batch number, position within a split batch or None, items), taken from the end.
-    todo: list[tuple[int, int | None, list]] = [(k, None, list(b)) for k, b in enumerate(batches)][::-1]
+    todo: list[tuple[int, int | None, list]] = [(k, None, list(b)) for k, b in reversed(list(enumerate(batches)))]
     suspects: list[tuple[int, int | None, list]] = []  # one-item batches to run alone, one at a time
     pending: dict[Any, tuple[int, int | None, list, bool]] = {}
     pieces: dict[int, list] = {}  # a split batch: its one-item results so far

@@ -123,7 +123,7 @@ def check_array(value: Any, *, where: str, name: str, kind: str = "f", shape: tu
     what = _KINDS.get(kind, kind)
     if arr.dtype.kind not in kind:
         raise BundleError(f"{where}: array {name!r} has dtype {arr.dtype}; expected {what} values")
-    if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape))):
+    if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True))):
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise BundleError(f"{where}: array {name!r} has shape {tuple(arr.shape)}; expected {want}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from serkit.cli.options import FEATURE_SETS, Formatter, add_run_options, add_data_options, run_from
+from serkit.cli.options import FEATURE_SETS, Formatter, add_data_options, add_run_options, run_from
 from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, warn_skipped
 
 

@@ -59,7 +59,7 @@ class ResultLines:
             self.dropped_partial = True
             os.ftruncate(self._fd, cut)
         if header and not text:
-            self._write_file(header)
+            self._write_file(self._fd, header)
 
     def write(self, line: str) -> None:
         """One whole line, written at once and flushed: visible to a reader, and kept if the run dies next."""
@@ -68,7 +68,7 @@ class ResultLines:
         if self._fd is None:
             self._write_stdout(line)
         else:
-            self._write_file(line)
+            self._write_file(self._fd, line)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -78,7 +78,7 @@ class ResultLines:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "ResultLines":
+    def __enter__(self) -> ResultLines:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -89,7 +89,8 @@ class ResultLines:
         sys.stdout.write(line)
         sys.stdout.flush()
 
-    def _write_file(self, line: str) -> None:
+    @staticmethod
+    def _write_file(fd: int, line: str) -> None:
         view = memoryview(encode_text(line))
         while view:
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(fd, view):]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 # Spelled out rather than read from the registry (the feature modules import numpy), so `serkit --help` stays
 # light; tests/test_cli.py keeps it in step with serkit.features.feature_names().
@@ -91,8 +92,9 @@ def add_run_options(p: argparse.ArgumentParser, *, folds: bool = True, only: Seq
                            help=meta["help"])
         else:
             kind = int if f.type in ("int", "int | None") else None
+            extra: dict[str, Any] = {"type": kind} if kind else {}
             p.add_argument(meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=meta["help"],
-                           **({"type": kind} if kind else {}))
+                           **extra)
 
 
 def run_from(args: argparse.Namespace):

@@ -230,6 +230,7 @@ class CorpusReader(ABC):
         Args:
             root: The corpus folder being read.
         """
+        return None  # a deliberate no-op by default, not an abstract method
 
     def speaker_id(self, raw: str) -> str:
         """The speaker column's value for a speaker as the corpus names them.

@@ -384,8 +384,8 @@ class LabelFolders(CorpusReader):
         self.speaker_from = speaker_from
 
     def parse(self, path: Path, root: Path) -> dict | None:
-        from serkit.labels import normalise_label
         from serkit.errors import UnknownNameError
+        from serkit.labels import normalise_label
 
         for folder in reversed(path.relative_to(root).parts[:-1]):
             try:

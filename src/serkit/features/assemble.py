@@ -13,7 +13,8 @@ def check_compatible(model: str, model_input: str, feature_names: Sequence[str],
     """Fail before any extraction when a model cannot read the chosen features."""
     if model_input == "matrix":
         if len(feature_names) != 1 or kinds[feature_names[0]] != "matrix":
-            from serkit.features import feature_names as registered, get_extractor
+            from serkit.features import feature_names as registered
+            from serkit.features import get_extractor
 
             # every registered 2-D feature, not only among the chosen ones (none of which fits)
             matrix = [n for n in registered() if get_extractor(n).kind.value == "matrix"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,7 +34,8 @@ class EgemapsConfig(FeatureConfig):
 class Egemaps(FeatureExtractor):
     name = "egemaps"
     kind = FeatureKind.VECTOR
-    config_class = EgemapsConfig
+    config_class: ClassVar[type[EgemapsConfig | CompareConfig]] = EgemapsConfig
+    config: EgemapsConfig | CompareConfig
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         values = _smile(self.config.feature_set).process_signal(signal, SAMPLE_RATE).to_numpy()

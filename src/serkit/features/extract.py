@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -82,7 +82,8 @@ class ExtractionResult:
         """
         items = self.features[name]
         idx = keep if keep is not None else [i for i in range(len(items)) if i not in self.failed]
-        return np.stack([items[i] for i in idx])
+        # Only failed items are None; callers stack the others (the default skips the failed).
+        return np.stack(cast(list[np.ndarray], [items[i] for i in idx]))
 
 
 @lru_cache(maxsize=16)
@@ -225,6 +226,8 @@ def extract_features(
     if not todo:
         return result
 
+    fn: Callable[..., list[tuple[int, Any]]]
+    args: tuple
     if executor is not None:
         pool, n_workers = as_executor(executor)
         fn, args = _work, ([_spec(ex) for ex in extractors],)

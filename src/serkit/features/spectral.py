@@ -22,7 +22,7 @@ def _window(n_fft: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
     f = np.asarray(f, dtype=np.float64)
     mels = f / (200.0 / 3)
@@ -135,6 +135,7 @@ class SpectralStats(FeatureExtractor):
     name = "spectral_stats"
     kind = FeatureKind.VECTOR
     config_class = SpectralStatsConfig
+    config: SpectralStatsConfig
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         c = self.config
@@ -186,6 +187,7 @@ class MfccMatrix(FeatureExtractor):
     name = "mfcc_matrix"
     kind = FeatureKind.MATRIX
     config_class = MfccMatrixConfig
+    config: MfccMatrixConfig
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         c = self.config
@@ -209,6 +211,7 @@ class LogMel(FeatureExtractor):
     name = "logmel"
     kind = FeatureKind.MATRIX
     config_class = LogMelConfig
+    config: LogMelConfig
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(window_logmel(signal, self.config).T, dtype=np.float32)

@@ -88,6 +88,7 @@ class WhisperEncoderFeatures(FeatureExtractor):
     name = "whisper_encoder"
     kind = FeatureKind.STATES
     config_class = WhisperConfig
+    config: WhisperConfig
 
     _onnx = None  # an onnxruntime session of the exported encoder: set by use_onnx, not part of the config
 
@@ -135,8 +136,10 @@ class WhisperEncoderFeatures(FeatureExtractor):
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf, dynamo=False, input_names=["mel"],
-                              output_names=["states"], dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
+            # torch annotates f as a path only; its TorchScript exporter (dynamo=False) writes to a file object too.
+            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf,  # type: ignore[arg-type]
+                              dynamo=False, input_names=["mel"], output_names=["states"],
+                              dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
                               opset_version=17)
         data = buf.getvalue()
         session = onnx_session(data)
@@ -170,7 +173,7 @@ class WhisperEncoderFeatures(FeatureExtractor):
         if len(signal) < need:
             signal = np.pad(signal, (0, need - len(signal)))
         chunk = 3000 * 160  # 30 s: the length of Whisper's position table
-        mels = []
+        mels: list[np.ndarray] = []
         for k in range(0, len(signal), chunk):
             piece = signal[k : k + chunk]
             if len(piece) < 3200 and mels:

@@ -208,6 +208,8 @@ class WhisperEncoder(nn.Module):
     sliced to the real length (as CTranslate2 does), so short clips are cheap.
     """
 
+    positional_embedding: torch.Tensor  # a buffer (register_buffer), typed for the checker
+
     def __init__(
         self,
         n_mels: int = N_MELS,

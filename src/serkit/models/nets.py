@@ -10,6 +10,9 @@ from torch import nn
 class Standardise(nn.Module):
     """(x - mean) / std with statistics fitted on training data only (see TorchClassifier.fit)."""
 
+    mean: torch.Tensor  # buffers (register_buffer), typed for the checker
+    std: torch.Tensor
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(shape))
@@ -140,6 +143,6 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     running = sum(
         m.running_mean.numel() + m.running_var.numel()
         for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None and m.running_var is not None
     )
     return trainable, running

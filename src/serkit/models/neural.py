@@ -67,13 +67,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 return idx, idx[:0]
         return train, val
 
-    def fit(self, X: np.ndarray, y, groups=None, origin=None) -> "TorchClassifier":
+    def fit(self, X: np.ndarray, y, groups=None, origin=None) -> TorchClassifier:
         """groups: speakers (validation speakers are held out); origin: for each row, the index of
         the original file it was augmented from, so copies never enter the validation part."""
         import torch
         from torch import nn
 
-        from serkit.models.nets import build
+        from serkit.models.nets import Standardise, build
 
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
@@ -97,11 +97,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         model = build(self.arch, self.input_shape_, n_classes)
         # Normalisation statistics from the training part only.
-        reduce_axes = tuple(i for i in range(X.ndim) if i == 0 or model.norm.mean.shape[i - 1] == 1)
+        norm = model.norm
+        assert isinstance(norm, Standardise)  # every architecture in ARCHS standardises its input first
+        reduce_axes = tuple(i for i in range(X.ndim) if i == 0 or norm.mean.shape[i - 1] == 1)
         mean = Xt.mean(axis=reduce_axes, keepdims=True)[0]
         std = Xt.std(axis=reduce_axes, keepdims=True)[0] + 1e-6
-        model.norm.mean.copy_(torch.from_numpy(mean.reshape(model.norm.mean.shape)))
-        model.norm.std.copy_(torch.from_numpy(std.reshape(model.norm.std.shape)))
+        norm.mean.copy_(torch.from_numpy(mean.reshape(norm.mean.shape)))
+        norm.std.copy_(torch.from_numpy(std.reshape(norm.std.shape)))
 
         weights = None
         if self.class_weight == "balanced":
@@ -181,7 +183,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
 
     @classmethod
-    def from_state(cls, params: dict, classes: list[str], input_shape: tuple[int, ...], state: dict) -> "TorchClassifier":
+    def from_state(cls, params: dict, classes: list[str], input_shape: tuple[int, ...], state: dict) -> TorchClassifier:
         from serkit.models.nets import build
 
         est = cls(**params)

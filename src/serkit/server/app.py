@@ -129,8 +129,10 @@ def uvicorn_config(app: FastAPI, *, host: str, port: int, settings: ServerSettin
     the protocol layer before they are buffered (those up to twice get the stream's own message)."""
     import uvicorn
 
+    # uvicorn annotates timeout_keep_alive as int, but only hands it to loop.call_later, which takes seconds as a float.
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
-                          timeout_keep_alive=settings.keep_alive_timeout, ws_max_size=2 * settings.max_message_bytes)
+                          timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
+                          ws_max_size=2 * settings.max_message_bytes)
 
 
 def run(

@@ -11,12 +11,15 @@ slot of ``--max-concurrent`` for ever.
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from serkit.server.problems import ApiError
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MIB = 1024 * 1024
 # Room for the multipart framing (boundaries, part headers) around the file's own bytes.
@@ -61,7 +64,7 @@ class FilePart:
         self.header_value = b""
         self.disposition = b""
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.on_part_begin,
             "on_part_data": self.on_part_data,
