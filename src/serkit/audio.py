@@ -90,8 +90,11 @@ def is_audio_entry(path: str | Path) -> bool:
 def check_sample_rate(sample_rate: int, *, name: str = "<audio>") -> None:
     """Refuse rates outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE before any work depends on them."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise AudioError(name, f"sample rate {sample_rate} Hz is outside the supported range "
-                               f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz", AudioProblem.BAD_SAMPLE_RATE)
+        raise AudioError(
+            name,
+            f"sample rate {sample_rate} Hz is outside the supported range {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz",
+            AudioProblem.BAD_SAMPLE_RATE,
+        )
 
 
 def _name(source: Source, name: str | None) -> str:
@@ -264,7 +267,11 @@ def _check_mpeg(fh: BinaryIO, label: str) -> bool:
             return False  # not an MP3, or one libsndfile recognises by other means
         start = 0
         if tagged:
-            start = 10 + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0), strict=True)) + (10 if head[5] & 0x10 else 0)
+            start = (
+                10
+                + sum((b & 0x7F) << s for b, s in zip(head[6:10], (21, 14, 7, 0), strict=True))
+                + (10 if head[5] & 0x10 else 0)
+            )
         fh.seek(start)
         data = fh.read(_MPEG_SCAN_BYTES)
         ends = len(data) < _MPEG_SCAN_BYTES  # the whole rest of the file is in `data`
@@ -287,11 +294,15 @@ def _check_mpeg(fh: BinaryIO, label: str) -> bool:
     if not ends:
         return True
     if frames == 0:
-        what = "an MP3 holding only an ID3 tag" if tagged and not data.strip(b"\0") else \
-            "an MP3 without a whole audio frame"
+        what = (
+            "an MP3 holding only an ID3 tag"
+            if tagged and not data.strip(b"\0")
+            else "an MP3 without a whole audio frame"
+        )
         raise AudioError(label, f"contains no audio: {what}", AudioProblem.EMPTY)
-    raise AudioError(label, "too short: an MP3 of a single audio frame (a decoder needs at least two)",
-                     AudioProblem.TOO_SHORT)
+    raise AudioError(
+        label, "too short: an MP3 of a single audio frame (a decoder needs at least two)", AudioProblem.TOO_SHORT
+    )
 
 
 # What libmpg123 prints on its own (it has no switch that libsndfile sets): "[src/libmpg123/parse.c:...] warning: ...",
@@ -439,19 +450,33 @@ def _opened(source: Source, label: str) -> Iterator[_Stream]:
                 f = stack.enter_context(sf.SoundFile(target))
         except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
             if header.cut_in_header:
-                raise AudioError(label, f"unreadable audio: truncated inside its header (the file ends after "
-                                        f"{fh.seek(0, io.SEEK_END)} bytes)", AudioProblem.TRUNCATED) from None
+                raise AudioError(
+                    label,
+                    f"unreadable audio: truncated inside its header (the file ends after "
+                    f"{fh.seek(0, io.SEEK_END)} bytes)",
+                    AudioProblem.TRUNCATED,
+                ) from None
             if getattr(exc, "code", None) in _SF_ERR_NOT_AUDIO:
-                raise AudioError(label, "unreadable audio: not a recognised audio format (wav, flac, ogg, aiff, mp3)",
-                                 AudioProblem.UNRECOGNISED) from None
+                raise AudioError(
+                    label,
+                    "unreadable audio: not a recognised audio format (wav, flac, ogg, aiff, mp3)",
+                    AudioProblem.UNRECOGNISED,
+                ) from None
             detail = _OPENING.sub("", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise AudioError(label, f"unreadable audio: {detail}", AudioProblem.CORRUPT) from None
         sr = int(f.samplerate)
         check_sample_rate(sr, name=label)
         frames = int(f.frames) if f.frames < _PLAUSIBLE_FRAMES else None
         _check_promise(header, label, sr, frames)
-        yield _Stream(f, label, sr, int(f.channels), frames, _MP3_SLACK_FRAMES if f.format == "MP3" else 0,
-                      mpeg or f.format == "MP3")
+        yield _Stream(
+            f,
+            label,
+            sr,
+            int(f.channels),
+            frames,
+            _MP3_SLACK_FRAMES if f.format == "MP3" else 0,
+            mpeg or f.format == "MP3",
+        )
 
 
 def _check_promise(header: _Header, label: str, sample_rate: int, frames: int | None) -> None:
@@ -465,10 +490,17 @@ def _check_promise(header: _Header, label: str, sample_rate: int, frames: int | 
     else:
         return
     if held == 0:
-        raise AudioError(label, f"contains no samples: the header promises {_secs(promised)} s, the file ends "
-                                "after its header", AudioProblem.EMPTY)
-    raise AudioError(label, f"truncated: the header promises {_secs(promised)} s, the file holds {_secs(held)} s "
-                            f"({_secs(promised - held)} s missing)", AudioProblem.TRUNCATED)
+        raise AudioError(
+            label,
+            f"contains no samples: the header promises {_secs(promised)} s, the file ends after its header",
+            AudioProblem.EMPTY,
+        )
+    raise AudioError(
+        label,
+        f"truncated: the header promises {_secs(promised)} s, the file holds {_secs(held)} s "
+        f"({_secs(promised - held)} s missing)",
+        AudioProblem.TRUNCATED,
+    )
 
 
 def _secs(seconds: float) -> str:
@@ -513,20 +545,28 @@ def _blocks(stream: _Stream, block: int, *, max_frames: int | None = None) -> It
             data, ended = _read(stream, want)
         except Exception as exc:
             where = f" after {done / sr:.2f} s" if done else ""
-            raise AudioError(stream.label, f"unreadable audio{where}: {str(exc).splitlines()[0]}",
-                             AudioProblem.CORRUPT) from None
+            raise AudioError(
+                stream.label, f"unreadable audio{where}: {str(exc).splitlines()[0]}", AudioProblem.CORRUPT
+            ) from None
         done += data.shape[0]
         if max_frames is not None and done > max_frames:
-            raise AudioError(stream.label, f"too long: more than {max_frames / sr:g} s decoded (maximum "
-                                           f"{max_frames / sr:g} s)", AudioProblem.TOO_LONG)
+            raise AudioError(
+                stream.label,
+                f"too long: more than {max_frames / sr:g} s decoded (maximum {max_frames / sr:g} s)",
+                AudioProblem.TOO_LONG,
+            )
         if data.shape[0]:
             yield data
         if ended:
             break
     if stream.frames is not None and stream.frames - done > stream.slack:
         promised, held = stream.frames / sr, done / sr
-        raise AudioError(stream.label, f"truncated: the header promises {_secs(promised)} s, the decoder found "
-                                       f"{_secs(held)} s ({_secs(promised - held)} s missing)", AudioProblem.TRUNCATED)
+        raise AudioError(
+            stream.label,
+            f"truncated: the header promises {_secs(promised)} s, the decoder found "
+            f"{_secs(held)} s ({_secs(promised - held)} s missing)",
+            AudioProblem.TRUNCATED,
+        )
 
 
 def info(source: Source, *, name: str | None = None) -> AudioInfo:
@@ -570,8 +610,14 @@ def validate(
         raise AudioError(name, "contains no samples", AudioProblem.EMPTY)
     if not np.all(np.isfinite(signal)):
         raise AudioError(name, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
-    check_length_and_level(signal.size, float(np.max(np.abs(signal))), sample_rate, name=name,
-                           min_duration=min_duration, silence_dbfs=silence_dbfs)
+    check_length_and_level(
+        signal.size,
+        float(np.max(np.abs(signal))),
+        sample_rate,
+        name=name,
+        min_duration=min_duration,
+        silence_dbfs=silence_dbfs,
+    )
     return signal
 
 
@@ -617,17 +663,22 @@ def load(
     with _opened(source, label) as s:
         sr = s.sample_rate
         if max_duration is not None and s.frames is not None and s.frames / sr > max_duration:
-            raise AudioError(label, f"too long: {s.frames / sr:.1f} s (maximum {max_duration:g} s)",
-                             AudioProblem.TOO_LONG)
+            raise AudioError(
+                label, f"too long: {s.frames / sr:.1f} s (maximum {max_duration:g} s)", AudioProblem.TOO_LONG
+            )
         if max_samples is not None and s.frames is not None and s.frames * s.channels > max_samples:
-            raise _too_many_samples(s, max_samples, f"{s.frames / sr:.1f} s: {s.frames * s.channels / 1e6:.1f} M samples")
+            raise _too_many_samples(
+                s, max_samples, f"{s.frames / sr:.1f} s: {s.frames * s.channels / 1e6:.1f} M samples"
+            )
         max_frames = None if max_duration is None else int(max_duration * sr)
         parts: list[np.ndarray] = []
         decoded = 0
         for data in _blocks(s, _UNKNOWN_LENGTH_BLOCK, max_frames=max_frames):
             decoded += data.size
             if max_samples is not None and decoded > max_samples:
-                raise _too_many_samples(s, max_samples, f"length not in the header: more than {max_samples / 1e6:g} M samples")
+                raise _too_many_samples(
+                    s, max_samples, f"length not in the header: more than {max_samples / 1e6:g} M samples"
+                )
             parts.append(to_mono(data))
     if not parts:
         raise AudioError(label, "contains no samples", AudioProblem.EMPTY)
@@ -642,9 +693,12 @@ def load(
 def _too_many_samples(stream: _Stream, max_samples: int, what: str) -> AudioError:
     """TOO_LONG for a decode bound: `what` says how many samples, from the header or counted."""
     channels = f"{stream.channels} channel{'s' if stream.channels != 1 else ''}"
-    return AudioError(stream.label, f"too long: {channels} at {stream.sample_rate} Hz, {what} to decode "
-                                    f"(maximum {max_samples / 1e6:g} M samples, channels x rate x seconds)",
-                      AudioProblem.TOO_LONG)
+    return AudioError(
+        stream.label,
+        f"too long: {channels} at {stream.sample_rate} Hz, {what} to decode "
+        f"(maximum {max_samples / 1e6:g} M samples, channels x rate x seconds)",
+        AudioProblem.TOO_LONG,
+    )
 
 
 def iter_blocks(

@@ -57,10 +57,20 @@ def predict_on_worker(files: list[str], spec: WorkerSpec, segment: bool | None) 
     return worker_predictor(spec).predict_batch(files, segment=segment)
 
 
-def run_predictions(predictor: BatchPredictor[R], files: list[str], *, spec: Callable[[], WorkerSpec],
-                    lost: Callable[[str, str], R], whole_batch: bool, in_process: bool, progress: bool,
-                    segment: bool | None, batch_size: int, workers: int | None, executor: Any
-                    ) -> Iterator[tuple[int, R]]:
+def run_predictions(
+    predictor: BatchPredictor[R],
+    files: list[str],
+    *,
+    spec: Callable[[], WorkerSpec],
+    lost: Callable[[str, str], R],
+    whole_batch: bool,
+    in_process: bool,
+    progress: bool,
+    segment: bool | None,
+    batch_size: int,
+    workers: int | None,
+    executor: Any,
+) -> Iterator[tuple[int, R]]:
     """(position in files, result) as batches complete, on one executor whatever runs them.
 
     Args:
@@ -104,8 +114,9 @@ def run_predictions(predictor: BatchPredictor[R], files: list[str], *, spec: Cal
         fn, args = _in_process(predictor), (segment,)
     else:
         fn, args = predict_on_worker, (spec(), segment)
-    with tqdm(total=len(files), desc="predict", unit="file", disable=not progress, leave=False,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(files), desc="predict", unit="file", disable=not progress, leave=False, dynamic_ncols=True
+    ) as bar:
         for k, predictions in run_batches(fn, payloads, executor=pool, args=args, lost=lost):
             yield from zip(batches[k], predictions, strict=True)
             bar.update(len(predictions))

@@ -1,13 +1,13 @@
 """The model bundle: one folder, one layout for every model, so training and serving agree.
 
-    config.json          format, the ExperimentConfig it was trained with, labels, input shape, versions
-    labels.json          class names in the model's output order
-    model.safetensors    torch weights (no pickle)  | model.skops  scikit-learn model, loaded with an allow-list
-    normalization.npz    per-corpus normalisation: pooled training statistics, and adaptation statistics
-    adaptation.json      what it was adapted on (files, hours, date), when it was
-    model.onnx, *.onnx   ONNX files (`serkit export`), with onnx.json: what they were exported from
-    metrics.json         the evaluations behind it
-    card.md              data, protocol, scores, classes, licence
+config.json          format, the ExperimentConfig it was trained with, labels, input shape, versions
+labels.json          class names in the model's output order
+model.safetensors    torch weights (no pickle)  | model.skops  scikit-learn model, loaded with an allow-list
+normalization.npz    per-corpus normalisation: pooled training statistics, and adaptation statistics
+adaptation.json      what it was adapted on (files, hours, date), when it was
+model.onnx, *.onnx   ONNX files (`serkit export`), with onnx.json: what they were exported from
+metrics.json         the evaluations behind it
+card.md              data, protocol, scores, classes, licence
 """
 
 from __future__ import annotations
@@ -72,10 +72,17 @@ class BundleConfig:
         return get_model_spec(self.model.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "experiment": self.experiment.to_dict(), "labels": list(self.labels),
-                "input_shape": list(self.input_shape), "model_params": self.model_params,
-                "corpora": list(self.corpora), "n_files": self.n_files,
-                "serkit_version": self.serkit_version, "feature_version": self.feature_version}
+        return {
+            "format": FORMAT,
+            "experiment": self.experiment.to_dict(),
+            "labels": list(self.labels),
+            "input_shape": list(self.input_shape),
+            "model_params": self.model_params,
+            "corpora": list(self.corpora),
+            "n_files": self.n_files,
+            "serkit_version": self.serkit_version,
+            "feature_version": self.feature_version,
+        }
 
 
 def is_bundle(folder: Path) -> bool:
@@ -84,14 +91,26 @@ def is_bundle(folder: Path) -> bool:
         raw = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(raw, dict) and ({"format", "experiment", "labels"} <= set(raw)
-                                      or {"model_family", "feature_version", "labels"} <= set(raw))
+    return isinstance(raw, dict) and (
+        {"format", "experiment", "labels"} <= set(raw) or {"model_family", "feature_version", "labels"} <= set(raw)
+    )
 
 
 # What serkit writes into a bundle folder. Anything else a user put there (notes, recordings, a notebook) is
 # carried over unchanged when the bundle is written again.
-BUNDLE_FILES = frozenset({"config.json", "labels.json", "model.safetensors", "model.skops", STATS_FILE,
-                          ADAPTATION_FILE, ONNX_MANIFEST, "metrics.json", "card.md"})
+BUNDLE_FILES = frozenset(
+    {
+        "config.json",
+        "labels.json",
+        "model.safetensors",
+        "model.skops",
+        STATS_FILE,
+        ADAPTATION_FILE,
+        ONNX_MANIFEST,
+        "metrics.json",
+        "card.md",
+    }
+)
 
 
 def is_bundle_entry(entry: Path) -> bool:
@@ -102,8 +121,11 @@ def is_bundle_entry(entry: Path) -> bool:
         return False
     if entry.is_file():
         return name in BUNDLE_FILES or name.endswith(".onnx")
-    return entry.is_dir() and (name == "evaluation" or name.startswith("evaluation_")) \
+    return (
+        entry.is_dir()
+        and (name == "evaluation" or name.startswith("evaluation_"))
         and (entry / "metrics.json").is_file()
+    )
 
 
 def write_bundle_folder(out: Path, fill: Callable[[Path], None]) -> Path:
@@ -121,12 +143,22 @@ def check_output(out: Path) -> None:
     for entry in sorted(out.iterdir()) if out.is_dir() else ():
         name = entry.name
         if (name in BUNDLE_FILES or name.startswith("evaluation")) and not is_bundle_entry(entry):
-            raise BundleError(f"{entry}: not written by serkit, and a bundle writes an entry of that name; move it "
-                              "away or choose another --output")  # refused before the work, not after it
+            raise BundleError(
+                f"{entry}: not written by serkit, and a bundle writes an entry of that name; move it "
+                "away or choose another --output"
+            )  # refused before the work, not after it
 
 
-def save_bundle(out: Path, config: BundleConfig, estimator: Any, metrics: dict | None, card: str, *,
-                stats: bytes | None = None, extra: Callable[[Path], None] | None = None) -> Path:
+def save_bundle(
+    out: Path,
+    config: BundleConfig,
+    estimator: Any,
+    metrics: dict | None,
+    card: str,
+    *,
+    stats: bytes | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Write into a temp folder, then swap it in: a crash never leaves a half-written bundle."""
     out = Path(out)
     check_output(out)
@@ -181,14 +213,18 @@ def load_config(path: Path) -> BundleConfig:
     if not isinstance(raw, dict):
         raise BundleError(f"{f}: corrupt (expected a JSON object)")
     if "format" not in raw:
-        raise BundleError(f"{path}: bundle format 1 (written by serkit {raw.get('serkit_version') or 'before 0.2'}); "
-                          f"this serkit reads format {FORMAT}: retrain the model with this serkit")
+        raise BundleError(
+            f"{path}: bundle format 1 (written by serkit {raw.get('serkit_version') or 'before 0.2'}); "
+            f"this serkit reads format {FORMAT}: retrain the model with this serkit"
+        )
     if raw["format"] != FORMAT:
         raise BundleError(f"{f}: bundle format {raw['format']!r}; this serkit reads format {FORMAT}")
     feature_version = _field(raw, "feature_version", str, f, "a string such as " + repr(FEATURE_VERSION))
     if feature_version != FEATURE_VERSION:
-        raise BundleError(f"{path}: trained with feature version {feature_version!r} but this serkit computes "
-                          f"version {FEATURE_VERSION!r}; retrain the model with this serkit")
+        raise BundleError(
+            f"{path}: trained with feature version {feature_version!r} but this serkit computes "
+            f"version {FEATURE_VERSION!r}; retrain the model with this serkit"
+        )
     labels = _field(raw, "labels", list, f, "a list of class names")
     if len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
         raise BundleError(f"{f}: field 'labels' is {labels!r}; expected at least 2 distinct class names")
@@ -199,13 +235,22 @@ def load_config(path: Path) -> BundleConfig:
     corpora = _field(raw, "corpora", list, f, "a list of corpus names")
     n_files = _field(raw, "n_files", int, f, "a whole number")
     try:
-        experiment = ExperimentConfig.from_dict(_field(raw, "experiment", dict, f, "an object"),
-                                                where=f"{f}: experiment")
+        experiment = ExperimentConfig.from_dict(
+            _field(raw, "experiment", dict, f, "an object"), where=f"{f}: experiment"
+        )
         experiment.model  # noqa: B018  (exactly one model)
     except ConfigError as exc:
         raise BundleError(str(exc) if str(exc).startswith(str(f)) else f"{f}: {exc}") from None
-    return BundleConfig(experiment, tuple(labels), tuple(shape), params, tuple(map(str, corpora)), n_files,
-                        str(raw.get("serkit_version", "")), feature_version)
+    return BundleConfig(
+        experiment,
+        tuple(labels),
+        tuple(shape),
+        params,
+        tuple(map(str, corpora)),
+        n_files,
+        str(raw.get("serkit_version", "")),
+        feature_version,
+    )
 
 
 def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundle:
@@ -220,16 +265,20 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
     estimator = None
     if load_estimator:
         try:
-            estimator = cfg.spec.family.load(path, params=cfg.model_params, labels=list(cfg.labels),
-                                             input_shape=cfg.input_shape)
+            estimator = cfg.spec.family.load(
+                path, params=cfg.model_params, labels=list(cfg.labels), input_shape=cfg.input_shape
+            )
         except ImportError as exc:  # the light install: no torch, no scikit-learn
             from serkit.extras import missing_extra
 
             missing = missing_extra(exc, f"{path}: the native {cfg.model.name} model")
             if missing is None:
                 raise
-            raise type(missing)(missing.extra, missing.what, f"or run `serkit export {path}` on a machine that "
-                                "has it, and predict through the ONNX files") from None
+            raise type(missing)(
+                missing.extra,
+                missing.what,
+                f"or run `serkit export {path}` on a machine that has it, and predict through the ONNX files",
+            ) from None
     stats_file = path / STATS_FILE
     normalizer = cfg.normalizer.load(stats_file if stats_file.is_file() else None, dim=cfg.input_size, where=path)
     adaptation = _read_json(path / ADAPTATION_FILE) if (path / ADAPTATION_FILE).exists() else None
@@ -237,8 +286,9 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
         raise BundleError(f"{path}: {ADAPTATION_FILE} present but {STATS_FILE} holds no adaptation statistics")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
     card = (path / "card.md").read_text(errors="replace") if (path / "card.md").is_file() else ""
-    return LoadedBundle(path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, normalizer,
-                        adaptation)
+    return LoadedBundle(
+        path, cfg, estimator, metrics if isinstance(metrics, dict) else {}, card, normalizer, adaptation
+    )
 
 
 def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path:
@@ -281,33 +331,43 @@ def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path
 def onnx_manifest(folder: Path, cfg: BundleConfig, files: list[str]) -> dict[str, Any]:
     """What `serkit export` records beside the ONNX files: their hashes, the classes, the input size and a
     hash of the native weights they were exported from."""
-    return {"labels": list(cfg.labels), "input_shape": list(cfg.input_shape),
-            "native_sha256": file_sha256(folder / cfg.spec.family.weights_file),
-            "files": {name: file_sha256(folder / name) for name in files}}
+    return {
+        "labels": list(cfg.labels),
+        "input_shape": list(cfg.input_shape),
+        "native_sha256": file_sha256(folder / cfg.spec.family.weights_file),
+        "files": {name: file_sha256(folder / name) for name in files},
+    }
 
 
 def check_onnx(folder: Path, cfg: BundleConfig) -> dict[str, Any]:
     """The manifest, after checking that every ONNX file is the one exported from this bundle's model."""
     f = folder / ONNX_MANIFEST
     if not f.is_file():
-        raise BundleError(f"{folder}: no ONNX export recorded ({ONNX_MANIFEST} missing); run "
-                          f"`serkit export {folder} --format onnx`")
+        raise BundleError(
+            f"{folder}: no ONNX export recorded ({ONNX_MANIFEST} missing); run `serkit export {folder} --format onnx`"
+        )
     manifest = _read_json(f)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BundleError(f"{f}: corrupt")
     if manifest.get("labels") != list(cfg.labels) or manifest.get("input_shape") != list(cfg.input_shape):
-        raise BundleError(f"{folder}: the ONNX files were exported for classes {manifest.get('labels')} and input "
-                          f"{manifest.get('input_shape')}, but the model has {list(cfg.labels)} and "
-                          f"{list(cfg.input_shape)}; run `serkit export {folder}` again")
+        raise BundleError(
+            f"{folder}: the ONNX files were exported for classes {manifest.get('labels')} and input "
+            f"{manifest.get('input_shape')}, but the model has {list(cfg.labels)} and "
+            f"{list(cfg.input_shape)}; run `serkit export {folder}` again"
+        )
     weights = folder / cfg.spec.family.weights_file
     if weights.is_file() and file_sha256(weights) != manifest.get("native_sha256"):
-        raise BundleError(f"{folder}: the ONNX files were exported from other weights than "
-                          f"{weights.name}; run `serkit export {folder}` again")
+        raise BundleError(
+            f"{folder}: the ONNX files were exported from other weights than "
+            f"{weights.name}; run `serkit export {folder}` again"
+        )
     for name, digest in manifest["files"].items():
         p = folder / name
         if not p.is_file():
             raise BundleError(f"{p}: missing; run `serkit export {folder}` again")
         if file_sha256(p) != digest:
-            raise BundleError(f"{p}: not the file `serkit export` wrote for this model (checksum differs); "
-                              f"run `serkit export {folder}` again")
+            raise BundleError(
+                f"{p}: not the file `serkit export` wrote for this model (checksum differs); "
+                f"run `serkit export {folder}` again"
+            )
     return manifest

@@ -142,5 +142,6 @@ class OutputBusyError(OutputError):
         self.path = str(path)
         self.pid = pid
         who = f"pid {pid}" if pid else "another process"
-        super().__init__(f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose "
-                         "another --output")
+        super().__init__(
+            f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose another --output"
+        )

@@ -23,8 +23,20 @@ from serkit.feature_table import FeatureTable, TrainingRows, load_table
 from serkit.metrics import compute_metrics
 from serkit.results import EvaluationResult, Fold, FoldMetrics, ModelMetrics, ModelResult
 
-__all__ = ["PROTOCOL_LABELS", "EvaluationResult", "FeatureTable", "Fold", "FoldJob", "FoldOutput", "ModelResult",
-           "Protocol", "evaluate", "load_table", "make_folds", "normalise_fold"]
+__all__ = [
+    "PROTOCOL_LABELS",
+    "EvaluationResult",
+    "FeatureTable",
+    "Fold",
+    "FoldJob",
+    "FoldOutput",
+    "ModelResult",
+    "Protocol",
+    "evaluate",
+    "load_table",
+    "make_folds",
+    "normalise_fold",
+]
 
 
 def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, seed: int = 0) -> tuple[list[Fold], str]:
@@ -61,16 +73,19 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
 
         counts = pd.Series(y).value_counts()
         if counts.min() < n_folds:
-            raise ConfigError(f"folds={n_folds} is more than the files of the rarest class "
-                              f"({counts.idxmin()}: {counts.min()}); use folds={max(2, int(counts.min()))} or fewer",
-                              params=("folds",))
+            raise ConfigError(
+                f"folds={n_folds} is more than the files of the rarest class "
+                f"({counts.idxmin()}: {counts.min()}); use folds={max(2, int(counts.min()))} or fewer",
+                params=("folds",),
+            )
         splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(idx, y)
         scheme = f"stratified random {n_folds}-fold (seed {seed}): speakers shared between train and test"
     elif protocol is Protocol.CORPUS:
         return _corpus_folds(table)
     else:
-        raise ConfigError("the cross protocol has no folds; it trains on data and tests on test_data",
-                          params=("data", "test_data"))
+        raise ConfigError(
+            "the cross protocol has no folds; it trains on data and tests on test_data", params=("data", "test_data")
+        )
     return [Fold(i, np.asarray(tr), np.asarray(te)) for i, (tr, te) in enumerate(splits)], scheme
 
 
@@ -86,8 +101,10 @@ def _corpus_folds(table: pd.DataFrame) -> tuple[list[Fold], str]:
         held = domains == d
         shared = ordered(set(y[held]) & set(y[~held]))
         if len(shared) < 2:
-            raise DataError(f"corpus {d} shares fewer than 2 classes with the other corpora "
-                            f"({', '.join(shared) or 'none'}); leave-one-corpus-out cannot score it")
+            raise DataError(
+                f"corpus {d} shares fewer than 2 classes with the other corpora "
+                f"({', '.join(shared) or 'none'}); leave-one-corpus-out cannot score it"
+            )
         keep = np.isin(y, shared)
         folds.append(Fold(i, np.flatnonzero(~held & keep), np.flatnonzero(held & keep), str(d), tuple(shared)))
     names = ", ".join(f.name for f in folds)
@@ -144,9 +161,14 @@ def run_fold(job: FoldJob) -> FoldOutput:
     return FoldOutput(list(model.classes_), proba, time.perf_counter() - t0, getattr(model, "n_epochs_", None))
 
 
-def normalise_fold(config: ExperimentConfig, train: TrainingRows, X_test: np.ndarray,
-                   test_speakers: np.ndarray, test_domains: np.ndarray,
-                   adaptation: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def normalise_fold(
+    config: ExperimentConfig,
+    train: TrainingRows,
+    X_test: np.ndarray,
+    test_speakers: np.ndarray,
+    test_domains: np.ndarray,
+    adaptation: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The fold's training and test X after the configured normalisation.
 
     Statistics of training domains come from their original (not augmented) training rows. A test row of a
@@ -154,13 +176,19 @@ def normalise_fold(config: ExperimentConfig, train: TrainingRows, X_test: np.nda
     of its adaptation rows when given (unlabelled files of that corpus), else the pooled training statistics.
     Per-speaker normalisation is transductive: each test speaker is z-scored with its own test files.
     """
-    X_train, fitted = config.normalizer.fit(train.X, speakers=train.speakers, domains=train.domains,
-                                            n_originals=train.n_originals)
+    X_train, fitted = config.normalizer.fit(
+        train.X, speakers=train.speakers, domains=train.domains, n_originals=train.n_originals
+    )
     return X_train, fitted.transform_test(X_test, speakers=test_speakers, domains=test_domains, adaptation=adaptation)
 
 
-def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output: str | Path | None = None,
-             table: FeatureTable | None = None) -> EvaluationResult:
+def evaluate(
+    config: ExperimentConfig,
+    *,
+    run: RunOptions | None = None,
+    output: str | Path | None = None,
+    table: FeatureTable | None = None,
+) -> EvaluationResult:
     """Cross-validate the config's models on its data; write reports to `output` (a new or an earlier
     evaluation folder). `table` reuses features already extracted for this config.
 
@@ -198,8 +226,9 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
         shared = tuple(c for c in _ordered(y[is_test]) if c in set(y[train_rows]))
         test_rows = np.flatnonzero(is_test & np.isin(y, shared))
         folds = [Fold(0, train_rows, test_rows, "test data", shared)]
-        scheme = (f"train on {', '.join(config.data)}; test on {', '.join(config.test_data)}; "
-                  f"{len(shared)} shared classes")
+        scheme = (
+            f"train on {', '.join(config.data)}; test on {', '.join(config.test_data)}; {len(shared)} shared classes"
+        )
     else:
         folds, scheme = make_folds(ft.table, config.protocol, n_folds=config.folds, seed=config.seed)
     feature_seconds = time.perf_counter() - t0
@@ -217,15 +246,17 @@ def evaluate(config: ExperimentConfig, *, run: RunOptions | None = None, output:
             tr = ft.training_rows(spec.input, fold.train)
             X_test = ft.X(spec.input, fold.test)
             adapt = {d: ft.X(spec.input, rows) for d, rows in adaptation.get(fold.index, {}).items()}
-            X_train, X_test = normalise_fold(config, tr, X_test, ft.column("speaker", fold.test),
-                                             ft.column("domain", fold.test), adapt)
+            X_train, X_test = normalise_fold(
+                config, tr, X_test, ft.column("speaker", fold.test), ft.column("domain", fold.test), adapt
+            )
             jobs_list.append(FoldJob(model.name, params, X_train, tr.y, tr.speakers, tr.origin, X_test, config.seed))
         outs = _run_folds(jobs_list, jobs=run.jobs, desc=f"{model} folds", progress=run.progress)
         results[str(model)] = _collect(folds, outs, ft.table, label_set, str(model))
 
     used = len(set(np.concatenate([np.concatenate([f.train, f.test]) for f in folds]).tolist()))  # trained or scored
-    result = EvaluationResult(config, config.protocol_label(), scheme, results, used,
-                              ft.skipped + skipped, feature_seconds, folds, ft)
+    result = EvaluationResult(
+        config, config.protocol_label(), scheme, results, used, ft.skipped + skipped, feature_seconds, folds, ft
+    )
     if output is not None:
         write_reports(result, Path(output))
     return result
@@ -253,8 +284,9 @@ def _adaptation_rows(ft: FeatureTable, folds: list[Fold], config: ExperimentConf
                 continue
             pool = np.flatnonzero(domains == d)  # every file of that corpus, whatever its (unused) label
             if len(pool) < config.adapt_files:
-                raise DataError(f"adapt_files={config.adapt_files}: corpus {d} has only {len(pool)} files",
-                                params=("adapt_files",))
+                raise DataError(
+                    f"adapt_files={config.adapt_files}: corpus {d} has only {len(pool)} files", params=("adapt_files",)
+                )
             out[fold.index][d] = np.sort(rng.choice(pool, size=config.adapt_files, replace=False))
     return out
 
@@ -266,12 +298,20 @@ def _run_folds(jobs_list: list[FoldJob], *, jobs: int, desc: str, progress: bool
         return [run_fold(j) for j in tqdm(jobs_list, desc=desc, disable=not progress, leave=False)]
     from serkit.parallel import parallel_map
 
-    return list(tqdm(parallel_map(run_fold, [(j,) for j in jobs_list], n_jobs=jobs), total=len(jobs_list), desc=desc,
-                     disable=not progress, leave=False))
+    return list(
+        tqdm(
+            parallel_map(run_fold, [(j,) for j in jobs_list], n_jobs=jobs),
+            total=len(jobs_list),
+            desc=desc,
+            disable=not progress,
+            leave=False,
+        )
+    )
 
 
-def _collect(folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, label_set: list[str],
-             name: str) -> ModelResult:
+def _collect(
+    folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, label_set: list[str], name: str
+) -> ModelResult:
     fold_metrics, rows = [], []
     speakers = table["speaker"].fillna("?").to_numpy()
     genders = table["gender"].to_numpy()
@@ -280,27 +320,35 @@ def _collect(folds: list[Fold], outs: list[FoldOutput], table: pd.DataFrame, lab
     for fold, out in zip(folds, outs, strict=True):
         pred = np.asarray(out.classes, dtype=object)[out.proba.argmax(1)]
         yt = y_all[fold.test]
-        scores = compute_metrics(yt, pred, list(fold.labels) or label_set, speakers=speakers[fold.test],
-                                 genders=genders[fold.test])
+        scores = compute_metrics(
+            yt, pred, list(fold.labels) or label_set, speakers=speakers[fold.test], genders=genders[fold.test]
+        )
         fold_metrics.append(FoldMetrics(scores, out.seconds, fold.name, out.epochs))
         full = np.zeros((len(fold.test), len(label_set)))
         for j, c in enumerate(out.classes):
             if c in label_set:
                 full[:, label_set.index(c)] = out.proba[:, j]
-        frame = pd.DataFrame({
-            "path": pd.Series(table["path"].to_numpy()[fold.test], dtype=object),  # names need not be UTF-8
-            "speaker": table["speaker"].to_numpy()[fold.test],
-            "corpus": table["corpus"].to_numpy()[fold.test],
-            "fold": fold.name or fold.index,
-            "true": yt,
-            "predicted": pred,
-        })
+        frame = pd.DataFrame(
+            {
+                "path": pd.Series(table["path"].to_numpy()[fold.test], dtype=object),  # names need not be UTF-8
+                "speaker": table["speaker"].to_numpy()[fold.test],
+                "corpus": table["corpus"].to_numpy()[fold.test],
+                "fold": fold.name or fold.index,
+                "true": yt,
+                "predicted": pred,
+            }
+        )
         for j, c in enumerate(label_set):
             frame[f"p_{c}"] = np.round(full[:, j], 6)
         rows.append(frame)
     predictions = pd.concat(rows, ignore_index=True)
-    pooled = compute_metrics(predictions["true"], predictions["predicted"], label_set,
-                             speakers=predictions["speaker"].fillna("?"), genders=genders[tested])
+    pooled = compute_metrics(
+        predictions["true"],
+        predictions["predicted"],
+        label_set,
+        speakers=predictions["speaker"].fillna("?"),
+        genders=genders[tested],
+    )
     per_corpus = None
     corpora = table["corpus"].to_numpy()[tested]
     if len(set(corpora)) > 1:
@@ -320,4 +368,3 @@ def evaluation_config(**kwargs: Any) -> tuple[ExperimentConfig, RunOptions]:
     run_fields = {f.name for f in dataclasses.fields(RunOptions)}
     run = RunOptions(**{k: v for k, v in kwargs.items() if k in run_fields})
     return ExperimentConfig(**{k: v for k, v in kwargs.items() if k not in run_fields}), run
-

@@ -21,8 +21,19 @@ from serkit.normalization import Normalization, Normalizer, adaptable_normalizat
 from serkit.normalization import scheme as normalization_scheme
 from serkit.validation import Bound, check_range
 
-__all__ = ["Bound", "Component", "ExperimentConfig", "Normalization", "Protocol", "RunOptions", "check_range",
-           "feature_extractors", "iter_cli_fields", "parse_component", "split_top_level"]
+__all__ = [
+    "Bound",
+    "Component",
+    "ExperimentConfig",
+    "Normalization",
+    "Protocol",
+    "RunOptions",
+    "check_range",
+    "feature_extractors",
+    "iter_cli_fields",
+    "parse_component",
+    "split_top_level",
+]
 
 
 class Protocol(str, Enum):
@@ -71,8 +82,11 @@ class Component:
     def from_dict(cls, raw: Any, *, where: str) -> Component:
         if isinstance(raw, str):
             return cls(raw)
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str) \
-                or not isinstance(raw.get("options", {}), Mapping):
+        if (
+            not isinstance(raw, Mapping)
+            or not isinstance(raw.get("name"), str)
+            or not isinstance(raw.get("options", {}), Mapping)
+        ):
             raise ConfigError(f"{where}: expected {{'name': str, 'options': {{...}}}}, got {raw!r}")
         return cls(raw["name"], tuple(sorted((str(k), _freeze(v)) for k, v in raw.get("options", {}).items())))
 
@@ -135,8 +149,12 @@ def _components(value: Any, what: str) -> tuple[Component, ...]:
         items = split_top_level(value)
     else:
         items = list(value)
-    out = tuple(v if isinstance(v, Component) else (Component.from_dict(v, where=what) if isinstance(v, Mapping)
-                                                     else parse_component(str(v))) for v in items)
+    out = tuple(
+        v
+        if isinstance(v, Component)
+        else (Component.from_dict(v, where=what) if isinstance(v, Mapping) else parse_component(str(v)))
+        for v in items
+    )
     if not out:
         raise ConfigError(f"no {what} given")
     return out
@@ -150,10 +168,25 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _option(help: str, *, cli: str | None = None, metavar: str | None = None, choices: Sequence[str] | None = None,
-            repeat: bool = False, folds_only: bool = False, evaluate_only: bool = False) -> dict[str, Any]:
-    return {"help": help, "cli": cli, "metavar": metavar, "choices": choices, "repeat": repeat,
-            "folds_only": folds_only, "evaluate_only": evaluate_only}
+def _option(
+    help: str,
+    *,
+    cli: str | None = None,
+    metavar: str | None = None,
+    choices: Sequence[str] | None = None,
+    repeat: bool = False,
+    folds_only: bool = False,
+    evaluate_only: bool = False,
+) -> dict[str, Any]:
+    return {
+        "help": help,
+        "cli": cli,
+        "metavar": metavar,
+        "choices": choices,
+        "repeat": repeat,
+        "folds_only": folds_only,
+        "evaluate_only": evaluate_only,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,47 +222,103 @@ class ExperimentConfig:
         UnknownNameError: an unknown model, feature set, protocol or normalisation.
     """
 
-    data: tuple[str, ...] = dataclasses.field(metadata=_option(
-        "corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; NAME forces the reader "
-        "(ravdess, crema_d, tess, savee, emodb, emovo, urdu, nemo, folders, manifest)",
-        cli="--data", metavar="[NAME=]PATH", repeat=True))
-    models: tuple[Component, ...] = dataclasses.field(default=(Component("logreg"),), metadata=_option(
-        "model(s), with options in brackets: logreg[C=0.001]; several (comma-separated) are compared by "
-        "`evaluate` (see `serkit models`)", cli="--model", metavar="NAME[OPTS][,NAME]"))
-    features: tuple[Component, ...] = dataclasses.field(default=(Component("spectral_stats"),), metadata=_option(
-        "feature sets combined with +, with options in brackets: whisper_encoder[states=1-2,pooling=mean] "
-        "(see `serkit features list`)", cli="--features", metavar="NAME[OPTS][+NAME]"))
-    labels: str = dataclasses.field(default="union", metadata=_option(
-        "label set when merging corpora: union, intersection, or LABEL,LABEL,...", cli="--labels", metavar="POLICY"))
-    protocol: Protocol = dataclasses.field(default=Protocol.SPEAKER, metadata=_option(
-        "speaker: speaker-independent CV (grouped k-fold, or leave-one-speaker-out for <= 10 speakers); "
-        "random: stratified random k-fold, speaker-dependent (optimistic); cross: train on --data, test on "
-        "--test-data; corpus: leave-one-corpus-out over the --data corpora (train on the others, test on each, "
-        "on the classes both sides have)", cli="--protocol", choices=[p.value for p in Protocol]))
-    test_data: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
-        "test corpus for --protocol cross (repeatable)", cli="--test-data", metavar="[NAME=]PATH", repeat=True))
-    folds: int = dataclasses.field(default=5, metadata=_option(
-        "folds for grouped and random CV (at least 2)", cli="--folds", metavar="K"))
-    seed: int = dataclasses.field(default=0, metadata=_option(
-        "seed for folds, models, augmentation and adaptation samples", cli="--seed", metavar="N"))
-    augment: tuple[str, ...] = dataclasses.field(default=(), metadata=_option(
-        "training-fold augmentation, comma-separated (see docs/evaluation.md); test and validation audio is never "
-        "augmented",
-        cli="--augment", metavar="LIST"))
-    augment_copies: int = dataclasses.field(default=1, metadata=_option(
-        "augmented copies per training file (with --augment)", cli="--augment-copies", metavar="N"))
-    epochs: int | None = dataclasses.field(default=None, metadata=_option(
-        "maximum epochs for torch models (default 60, with early stopping)", cli="--epochs", metavar="N"))
-    normalize: Normalization = dataclasses.field(default=Normalization.NONE, metadata=_option(
-        "none; corpus: z-score each training corpus with its own feature statistics (labels unused); a new "
-        "corpus is normalised with statistics from `serkit adapt` on its unlabelled recordings, or else the "
-        "pooled training statistics; speaker: z-score each speaker with that speaker's own files (transductive: "
-        "prediction then needs several recordings of each speaker)",
-        cli="--normalize", choices=[n.value for n in Normalization]))
-    adapt_files: int = dataclasses.field(default=0, metadata=_option(
-        "with --normalize corpus and --protocol corpus/cross: normalise each test corpus with statistics of this "
-        "many random unlabelled files of it (unsupervised adaptation; 0: unadapted)",
-        cli="--adapt-files", metavar="N", evaluate_only=True))
+    data: tuple[str, ...] = dataclasses.field(
+        metadata=_option(
+            "corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; NAME forces the reader "
+            "(ravdess, crema_d, tess, savee, emodb, emovo, urdu, nemo, folders, manifest)",
+            cli="--data",
+            metavar="[NAME=]PATH",
+            repeat=True,
+        )
+    )
+    models: tuple[Component, ...] = dataclasses.field(
+        default=(Component("logreg"),),
+        metadata=_option(
+            "model(s), with options in brackets: logreg[C=0.001]; several (comma-separated) are compared by "
+            "`evaluate` (see `serkit models`)",
+            cli="--model",
+            metavar="NAME[OPTS][,NAME]",
+        ),
+    )
+    features: tuple[Component, ...] = dataclasses.field(
+        default=(Component("spectral_stats"),),
+        metadata=_option(
+            "feature sets combined with +, with options in brackets: whisper_encoder[states=1-2,pooling=mean] "
+            "(see `serkit features list`)",
+            cli="--features",
+            metavar="NAME[OPTS][+NAME]",
+        ),
+    )
+    labels: str = dataclasses.field(
+        default="union",
+        metadata=_option(
+            "label set when merging corpora: union, intersection, or LABEL,LABEL,...", cli="--labels", metavar="POLICY"
+        ),
+    )
+    protocol: Protocol = dataclasses.field(
+        default=Protocol.SPEAKER,
+        metadata=_option(
+            "speaker: speaker-independent CV (grouped k-fold, or leave-one-speaker-out for <= 10 speakers); "
+            "random: stratified random k-fold, speaker-dependent (optimistic); cross: train on --data, test on "
+            "--test-data; corpus: leave-one-corpus-out over the --data corpora (train on the others, test on each, "
+            "on the classes both sides have)",
+            cli="--protocol",
+            choices=[p.value for p in Protocol],
+        ),
+    )
+    test_data: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata=_option(
+            "test corpus for --protocol cross (repeatable)", cli="--test-data", metavar="[NAME=]PATH", repeat=True
+        ),
+    )
+    folds: int = dataclasses.field(
+        default=5, metadata=_option("folds for grouped and random CV (at least 2)", cli="--folds", metavar="K")
+    )
+    seed: int = dataclasses.field(
+        default=0,
+        metadata=_option("seed for folds, models, augmentation and adaptation samples", cli="--seed", metavar="N"),
+    )
+    augment: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata=_option(
+            "training-fold augmentation, comma-separated (see docs/evaluation.md); test and validation audio is never "
+            "augmented",
+            cli="--augment",
+            metavar="LIST",
+        ),
+    )
+    augment_copies: int = dataclasses.field(
+        default=1,
+        metadata=_option("augmented copies per training file (with --augment)", cli="--augment-copies", metavar="N"),
+    )
+    epochs: int | None = dataclasses.field(
+        default=None,
+        metadata=_option(
+            "maximum epochs for torch models (default 60, with early stopping)", cli="--epochs", metavar="N"
+        ),
+    )
+    normalize: Normalization = dataclasses.field(
+        default=Normalization.NONE,
+        metadata=_option(
+            "none; corpus: z-score each training corpus with its own feature statistics (labels unused); a new "
+            "corpus is normalised with statistics from `serkit adapt` on its unlabelled recordings, or else the "
+            "pooled training statistics; speaker: z-score each speaker with that speaker's own files (transductive: "
+            "prediction then needs several recordings of each speaker)",
+            cli="--normalize",
+            choices=[n.value for n in Normalization],
+        ),
+    )
+    adapt_files: int = dataclasses.field(
+        default=0,
+        metadata=_option(
+            "with --normalize corpus and --protocol corpus/cross: normalise each test corpus with statistics of this "
+            "many random unlabelled files of it (unsupervised adaptation; 0: unadapted)",
+            cli="--adapt-files",
+            metavar="N",
+            evaluate_only=True,
+        ),
+    )
 
     # -- validation: the one place -------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -273,23 +362,32 @@ class ExperimentConfig:
         for m in self.models:
             check_compatible(m.name, get_model_spec(m.name).input, names, kinds)
         if self.augment and set(self.augment) == {"specaugment"} and "matrix" not in kinds.values():
-            raise ConfigError("augment='specaugment' masks 2-D features only (mfcc_matrix, logmel); "
-                              f"{'+'.join(names)} would get identical copies", params=("augment",))
+            raise ConfigError(
+                "augment='specaugment' masks 2-D features only (mfcc_matrix, logmel); "
+                f"{'+'.join(names)} would get identical copies",
+                params=("augment",),
+            )
         if self.protocol is Protocol.CROSS and not self.test_data:
             raise ConfigError("protocol='cross' needs test_data", params=("protocol", "test_data"))
         if self.test_data and self.protocol is not Protocol.CROSS:
-            raise ConfigError(f"test_data goes with protocol='cross', not protocol={self.protocol.value!r}",
-                              params=("test_data", "protocol"))
+            raise ConfigError(
+                f"test_data goes with protocol='cross', not protocol={self.protocol.value!r}",
+                params=("test_data", "protocol"),
+            )
         if self.protocol is Protocol.CORPUS and len(self.data) < 2:
-            raise ConfigError("protocol='corpus' (leave-one-corpus-out) needs at least 2 data corpora",
-                              params=("protocol", "data"))
+            raise ConfigError(
+                "protocol='corpus' (leave-one-corpus-out) needs at least 2 data corpora", params=("protocol", "data")
+            )
         if self.adapt_files:
             if not self.normalizer.can_adapt:
-                raise ConfigError(f"adapt_files needs normalize={adaptable_normalization()}",
-                                  params=("adapt_files", "normalize"))
+                raise ConfigError(
+                    f"adapt_files needs normalize={adaptable_normalization()}", params=("adapt_files", "normalize")
+                )
             if self.protocol not in (Protocol.CORPUS, Protocol.CROSS):
-                raise ConfigError("adapt_files adapts to an unseen corpus: use it with protocol='corpus' or "
-                                  "protocol='cross'", params=("adapt_files", "protocol"))
+                raise ConfigError(
+                    "adapt_files adapts to an unseen corpus: use it with protocol='corpus' or protocol='cross'",
+                    params=("adapt_files", "protocol"),
+                )
             check_range("adapt_files", self.adapt_files, 2, 1_000_000)
 
     # -- derived -------------------------------------------------------------------------------------
@@ -457,21 +555,40 @@ class RunOptions:
         ConfigError: `workers` or `jobs` out of range, or `scheduler` given with `executor` or `workers`.
     """
 
-    cache_dir: str | None = dataclasses.field(default=None, metadata=_option(
-        "feature cache folder (default: $SERKIT_CACHE or ~/.cache/serkit/features)", cli="--cache", metavar="DIR"))
-    no_cache: bool = dataclasses.field(default=False, metadata=_option(
-        "compute features without reading or writing the cache", cli="--no-cache"))
-    workers: int | None = dataclasses.field(default=None, metadata=_option(
-        "feature-extraction processes of the local pool (default: one per core, each single-threaded)",
-        cli="--workers", metavar="N"))
-    jobs: int = dataclasses.field(default=2, metadata=_option(
-        "folds trained in parallel (single-threaded each)", cli="--jobs", metavar="N", folds_only=True))
+    cache_dir: str | None = dataclasses.field(
+        default=None,
+        metadata=_option(
+            "feature cache folder (default: $SERKIT_CACHE or ~/.cache/serkit/features)", cli="--cache", metavar="DIR"
+        ),
+    )
+    no_cache: bool = dataclasses.field(
+        default=False, metadata=_option("compute features without reading or writing the cache", cli="--no-cache")
+    )
+    workers: int | None = dataclasses.field(
+        default=None,
+        metadata=_option(
+            "feature-extraction processes of the local pool (default: one per core, each single-threaded)",
+            cli="--workers",
+            metavar="N",
+        ),
+    )
+    jobs: int = dataclasses.field(
+        default=2,
+        metadata=_option(
+            "folds trained in parallel (single-threaded each)", cli="--jobs", metavar="N", folds_only=True
+        ),
+    )
     progress: bool = dataclasses.field(default=True, metadata=_option("no progress bars", cli="--quiet"))
-    scheduler: str | None = dataclasses.field(default=None, metadata=_option(
-        "run the feature extraction (and prediction) on a Dask cluster: a running scheduler (tcp://HOST:8786; its "
-        "workers read the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
-        "single-threaded worker processes; default N: one per core); the folds stay here",
-        cli="--scheduler", metavar="ADDRESS|local[:N]"))
+    scheduler: str | None = dataclasses.field(
+        default=None,
+        metadata=_option(
+            "run the feature extraction (and prediction) on a Dask cluster: a running scheduler (tcp://HOST:8786; its "
+            "workers read the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
+            "single-threaded worker processes; default N: one per core); the folds stay here",
+            cli="--scheduler",
+            metavar="ADDRESS|local[:N]",
+        ),
+    )
     # Or the caller's own concurrent.futures.Executor / dask.distributed.Client (Python only: no CLI option).
     executor: Any = dataclasses.field(default=None, compare=False, repr=False)
 
@@ -486,8 +603,11 @@ class RunOptions:
             if self.executor is not None:
                 raise ConfigError("give a scheduler or an executor, not both")
             if self.workers is not None:
-                raise ConfigError(f"workers sizes the local pool; with scheduler={self.scheduler!r} the cluster's "
-                                  "workers do the work (local:N sets how many)", params=("workers", "scheduler"))
+                raise ConfigError(
+                    f"workers sizes the local pool; with scheduler={self.scheduler!r} the cluster's "
+                    "workers do the work (local:N sets how many)",
+                    params=("workers", "scheduler"),
+                )
 
     def cache(self):
         """The feature cache this run reads and writes.

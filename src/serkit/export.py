@@ -50,8 +50,12 @@ def export_onnx(bundle_path: str | Path) -> tuple[Path, float]:
         warnings.simplefilter("ignore")
         # torch annotates f as a path only; its TorchScript exporter (dynamo=False) writes to a file object too.
         torch.onnx.export(
-            module, (torch.zeros((2, *shape)),), buf,  # type: ignore[arg-type]
-            dynamo=False, input_names=["features"], output_names=["probabilities"],
+            module,
+            (torch.zeros((2, *shape)),),
+            buf,  # type: ignore[arg-type]
+            dynamo=False,
+            input_names=["features"],
+            output_names=["probabilities"],
             dynamic_axes={"features": {0: "batch"}, "probabilities": {0: "batch"}},
             opset_version=17,
         )

@@ -63,8 +63,9 @@ class FeatureTable:
         paths = table["path"].tolist()
         cache = run.cache()
         pool = run.pool()
-        res = extract_features(paths, extractors, cache=cache, workers=run.workers, executor=pool,
-                               progress=run.progress, desc="features")
+        res = extract_features(
+            paths, extractors, cache=cache, workers=run.workers, executor=pool, progress=run.progress, desc="features"
+        )
         self.skipped = [(paths[i], reason) for i, reason in sorted(res.failed.items())]
         keep = [i for i in range(len(paths)) if i not in res.failed]
         self.table = table.iloc[keep].reset_index(drop=True)
@@ -75,15 +76,24 @@ class FeatureTable:
             kept = self.table["path"].tolist()
             for c in range(config.augment_copies):
                 variants = [Variant(augment, c, config.seed)] * len(kept)
-                ares = extract_features(kept, extractors, cache=cache, workers=run.workers, executor=pool,
-                                        progress=run.progress, variants=variants,
-                                        desc=f"augmented copy {c + 1}/{config.augment_copies}")
+                ares = extract_features(
+                    kept,
+                    extractors,
+                    cache=cache,
+                    workers=run.workers,
+                    executor=pool,
+                    progress=run.progress,
+                    variants=variants,
+                    desc=f"augmented copy {c + 1}/{config.augment_copies}",
+                )
                 if ares.failed:
                     i, reason = next(iter(ares.failed.items()))
                     raise DataError(f"{kept[i]}: augmentation failed: {reason}")
                 self.aug_parts.append([ares.stacked(ex.name) for ex in extractors])
         if config.normalizer.needs_speakers and self.table["speaker"].isna().any():
-            raise DataError(f"normalize={config.normalize.value!r} needs a speaker for every file", params=("normalize",))
+            raise DataError(
+                f"normalize={config.normalize.value!r} needs a speaker for every file", params=("normalize",)
+            )
 
     def X(self, model_input: str, rows: np.ndarray | None = None, *, copy: int | None = None) -> np.ndarray:
         from serkit.features.assemble import assemble
@@ -108,8 +118,9 @@ class FeatureTable:
         out of its validation part."""
         n_copies = len(self.aug_parts)
         return TrainingRows(
-            X=np.concatenate([self.X(model_input, rows)] + [self.X(model_input, rows, copy=c)
-                                                            for c in range(n_copies)]),
+            X=np.concatenate(
+                [self.X(model_input, rows)] + [self.X(model_input, rows, copy=c) for c in range(n_copies)]
+            ),
             y=np.tile(self.table["emotion"].to_numpy()[rows], n_copies + 1),
             speakers=np.tile(self.column("speaker", rows), n_copies + 1),
             domains=np.tile(self.column("domain", rows), n_copies + 1),
@@ -138,12 +149,14 @@ def load_table(config: ExperimentConfig) -> tuple[pd.DataFrame, list[tuple[str, 
         test_table = test_ds.table
         overlap = set(map(os.path.realpath, table["path"])) & set(map(os.path.realpath, test_table["path"]))
         if overlap:
-            raise DataError(f"test_data shares {len(overlap)} file(s) with data (e.g. {min(overlap)}); "
-                            "a cross-corpus test must not contain training files", params=("test_data", "data"))
+            raise DataError(
+                f"test_data shares {len(overlap)} file(s) with data (e.g. {min(overlap)}); "
+                "a cross-corpus test must not contain training files",
+                params=("test_data", "data"),
+            )
         table = table[table["emotion"].isin(shared)]
-        table = pd.concat([table, test_table.assign(domain=TEST_DOMAIN_PREFIX + test_table["domain"].astype(str))],
-                          ignore_index=True)
+        table = pd.concat(
+            [table, test_table.assign(domain=TEST_DOMAIN_PREFIX + test_table["domain"].astype(str))], ignore_index=True
+        )
         skipped += [(s.path, s.reason) for c in test_ds.corpora for s in c.skipped]
     return table.reset_index(drop=True), skipped
-
-

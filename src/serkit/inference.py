@@ -23,8 +23,17 @@ if TYPE_CHECKING:
     from serkit.normalization import Normalizer
     from serkit.onnx_runtime import OnnxClassifier
 
-__all__ = ["LONG_AUDIO_SECONDS", "MIN_SPEAKER_FILES", "Backend", "Prediction", "Predictor", "Segment", "Timeline",
-           "default_model_path", "expand_paths"]
+__all__ = [
+    "LONG_AUDIO_SECONDS",
+    "MIN_SPEAKER_FILES",
+    "Backend",
+    "Prediction",
+    "Predictor",
+    "Segment",
+    "Timeline",
+    "default_model_path",
+    "expand_paths",
+]
 
 LONG_AUDIO_SECONDS = 10.0
 MAX_UPLOAD_SECONDS = 600.0  # ten minutes: what the web page can record
@@ -57,9 +66,13 @@ class Segment:
         Returns:
             `start`, `end`, `label`, `confidence` and `probabilities`.
         """
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
-                "confidence": round(self.confidence, 6),
-                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "label": self.label,
+            "confidence": round(self.confidence, 6),
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,8 +196,9 @@ class Predictor:
             self._load_onnx()  # loaded without native weights: the exported files are the model
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, min_confidence: float = 0.0,
-             backend: str | Backend = Backend.AUTO) -> Predictor:
+    def load(
+        cls, path: str | Path | None = None, *, min_confidence: float = 0.0, backend: str | Backend = Backend.AUTO
+    ) -> Predictor:
         """A Predictor for the bundle at `path`: the usual way to make one.
 
         Args:
@@ -248,13 +262,24 @@ class Predictor:
 
         c, m = self.config, self.bundle.metrics
         return {
-            "model": str(c.model), "features": [str(f) for f in c.features], "labels": self.labels,
-            "corpora": list(c.corpora), "languages": languages(c.corpora), "normalize": c.normalize.value,
-            "ua": m.get("ua"), "wa": m.get("wa"), "protocol": m.get("protocol_label"),
-            "evaluations": [{k: e.get(k) for k in ("protocol_label", "ua", "ua_std", "fold_names")}
-                            for e in m.get("evaluations", [])],
-            "adaptation": self.bundle.adaptation, "transductive": self.transductive,
-            "name": self.bundle.path.name, "path": str(self.bundle.path), "card": self.bundle.card,
+            "model": str(c.model),
+            "features": [str(f) for f in c.features],
+            "labels": self.labels,
+            "corpora": list(c.corpora),
+            "languages": languages(c.corpora),
+            "normalize": c.normalize.value,
+            "ua": m.get("ua"),
+            "wa": m.get("wa"),
+            "protocol": m.get("protocol_label"),
+            "evaluations": [
+                {k: e.get(k) for k in ("protocol_label", "ua", "ua_std", "fold_names")}
+                for e in m.get("evaluations", [])
+            ],
+            "adaptation": self.bundle.adaptation,
+            "transductive": self.transductive,
+            "name": self.bundle.path.name,
+            "path": str(self.bundle.path),
+            "card": self.bundle.card,
             "licence": licence_summary(c.corpora),
         }
 
@@ -266,8 +291,9 @@ class Predictor:
         new.transductive = transductive
         return new
 
-    def with_normalizer(self, normalizer: Normalizer, *, adaptation: dict | None = None,
-                        transductive: bool = False) -> Predictor:
+    def with_normalizer(
+        self, normalizer: Normalizer, *, adaptation: dict | None = None, transductive: bool = False
+    ) -> Predictor:
         """The same model with other normalisation statistics (e.g. adapted ones computed elsewhere).
 
         Args:
@@ -284,14 +310,27 @@ class Predictor:
         from serkit.errors import ConfigError
 
         if type(normalizer) is not type(self.normalizer):
-            raise ConfigError(f"normalizer is a {type(normalizer).__name__}; this model normalises with "
-                              f"{type(self.normalizer).__name__}", params=("normalizer",))
-        bundle = dataclasses.replace(self.bundle, normalizer=normalizer,
-                                     adaptation=adaptation if adaptation is not None else self.bundle.adaptation)
+            raise ConfigError(
+                f"normalizer is a {type(normalizer).__name__}; this model normalises with "
+                f"{type(self.normalizer).__name__}",
+                params=("normalizer",),
+            )
+        bundle = dataclasses.replace(
+            self.bundle,
+            normalizer=normalizer,
+            adaptation=adaptation if adaptation is not None else self.bundle.adaptation,
+        )
         return self._derived(bundle, transductive=transductive)
 
-    def adapt(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int | None = None,
-              executor: Any = None, transductive: bool = False) -> Predictor:
+    def adapt(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: bool = False,
+        workers: int | None = None,
+        executor: Any = None,
+        transductive: bool = False,
+    ) -> Predictor:
         """A Predictor for the domain of these recordings: the same model, with every input z-scored by the
         feature statistics of these unlabelled files (no label, name or folder layout is read).
 
@@ -318,21 +357,30 @@ class Predictor:
         self.normalizer.check_adaptable(self.bundle.path)
         files = expand_paths(paths)
         if len(files) < MIN_ADAPT_FILES:
-            raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
-                              f"file(s) in {' '.join(map(str, paths))}")
-        res = extract_features(files, self.extractors, cache=None, workers=workers, executor=executor,
-                               progress=progress, desc="adapt")
+            raise SerkitError(
+                f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
+                f"file(s) in {' '.join(map(str, paths))}"
+            )
+        res = extract_features(
+            files, self.extractors, cache=None, workers=workers, executor=executor, progress=progress, desc="adapt"
+        )
         ok = [i for i in range(len(files)) if i not in res.failed]
         if len(ok) < MIN_ADAPT_FILES:
             reasons = "; ".join(f"{files[i]}: {r}" for i, r in list(res.failed.items())[:2])
-            raise SerkitError(f"adaptation needs at least {MIN_ADAPT_FILES} usable recordings; {len(ok)} of "
-                              f"{len(files)} could be read (e.g. {reasons})")
+            raise SerkitError(
+                f"adaptation needs at least {MIN_ADAPT_FILES} usable recordings; {len(ok)} of "
+                f"{len(files)} could be read (e.g. {reasons})"
+            )
         X = assemble(self.config.spec.input, [res.stacked(ex.name, ok) for ex in self.extractors])
         normalizer = self.normalizer.adapt(X)
         seconds = sum(audio.info(files[i]).duration for i in ok)
-        adaptation = {"files": len(ok), "hours": round(seconds / 3600, 4), "skipped": len(files) - len(ok),
-                      "date": datetime.date.today().isoformat(),
-                      "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name}
+        adaptation = {
+            "files": len(ok),
+            "hours": round(seconds / 3600, 4),
+            "skipped": len(files) - len(ok),
+            "date": datetime.date.today().isoformat(),
+            "from": self.bundle.adaptation and self.bundle.adaptation.get("from") or self.bundle.path.name,
+        }
         return self.with_normalizer(normalizer, adaptation=adaptation, transductive=transductive)
 
     def save_adapted(self, output: str | Path) -> Path:
@@ -353,8 +401,15 @@ class Predictor:
         from serkit.reports import bundle_card
 
         cfg = self.config
-        card = bundle_card(cfg.experiment, extractors=self.extractors, labels=self.labels, corpora=list(cfg.corpora),
-                           n_files=cfg.n_files, metrics=self.bundle.metrics, adaptation=self.bundle.adaptation)
+        card = bundle_card(
+            cfg.experiment,
+            extractors=self.extractors,
+            labels=self.labels,
+            corpora=list(cfg.corpora),
+            n_files=cfg.n_files,
+            metrics=self.bundle.metrics,
+            adaptation=self.bundle.adaptation,
+        )
         return save_adapted(self.bundle, output, card=card)
 
     # -- core ----------------------------------------------------------------------
@@ -388,8 +443,14 @@ class Predictor:
             return self._onnx.predict_proba(X)
         return np.asarray(self.bundle.estimator.predict_proba(X), dtype=np.float64)
 
-    def decide(self, probabilities: np.ndarray | Sequence[float], *, path: str | None = None,
-               duration: float | None = None, segments: tuple[Segment, ...] | None = None) -> Prediction:
+    def decide(
+        self,
+        probabilities: np.ndarray | Sequence[float],
+        *,
+        path: str | None = None,
+        duration: float | None = None,
+        segments: tuple[Segment, ...] | None = None,
+    ) -> Prediction:
         """A Prediction from class probabilities in label order: the top class, or `uncertain` below
         min_confidence (also for probabilities pooled outside the Predictor, e.g. a live stream's smoothing).
 
@@ -409,8 +470,14 @@ class Predictor:
         label = self.labels[k] if conf >= self.min_confidence else UNCERTAIN
         return Prediction(path, label, conf, probs, segments, None, duration)
 
-    def predict_signal(self, signal: np.ndarray, sample_rate: int = audio.SAMPLE_RATE, *,
-                       name: str | None = None, segment: bool | None = None) -> Prediction:
+    def predict_signal(
+        self,
+        signal: np.ndarray,
+        sample_rate: int = audio.SAMPLE_RATE,
+        *,
+        name: str | None = None,
+        segment: bool | None = None,
+    ) -> Prediction:
         """Predict samples already in memory (resampled to 16 kHz and mixed to mono here).
 
         Args:
@@ -437,9 +504,15 @@ class Predictor:
             return self._predict_stream(name, [signal])
         return self.decide(self.probabilities([self.features(signal)])[0], path=name, duration=duration)
 
-    def predict_bytes(self, data: bytes, *, name: str = "<upload>", segment: bool | None = None,
-                      max_duration: float | None = MAX_UPLOAD_SECONDS,
-                      max_samples: int | None = MAX_UPLOAD_SAMPLES) -> Prediction:
+    def predict_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str = "<upload>",
+        segment: bool | None = None,
+        max_duration: float | None = MAX_UPLOAD_SECONDS,
+        max_samples: int | None = MAX_UPLOAD_SAMPLES,
+    ) -> Prediction:
         """For uploads: bounded by duration and by decoded samples, from the header before anything is
         decoded, and while decoding where the header does not state the length (``audio.load``).
 
@@ -488,8 +561,16 @@ class Predictor:
             timeline.add(start, stop, samples)
         return timeline.result()
 
-    def predict_files(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
-                      batch_size: int = 32, workers: int | None = None, executor: Any = None) -> list[Prediction]:
+    def predict_files(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: bool = False,
+        segment: bool | None = None,
+        batch_size: int = 32,
+        workers: int | None = None,
+        executor: Any = None,
+    ) -> list[Prediction]:
         """Every file's Prediction, in the order of `paths` (folders and globs expanded); a file that cannot
         be read is an error entry and the rest are still predicted.
 
@@ -510,14 +591,22 @@ class Predictor:
         """
         files = expand_paths(paths)
         results: list[Prediction | None] = [None] * len(files)
-        for i, prediction in self._predictions(files, progress=progress, segment=segment, batch_size=batch_size,
-                                                workers=workers, executor=executor):
+        for i, prediction in self._predictions(
+            files, progress=progress, segment=segment, batch_size=batch_size, workers=workers, executor=executor
+        ):
             results[i] = prediction
         return [r for r in results if r is not None]
 
-    def iter_predictions(self, paths: Iterable[str | Path], *, progress: bool = False, segment: bool | None = None,
-                         batch_size: int = 32, workers: int | None = None, executor: Any = None
-                         ) -> Iterator[Prediction]:
+    def iter_predictions(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: bool = False,
+        segment: bool | None = None,
+        batch_size: int = 32,
+        workers: int | None = None,
+        executor: Any = None,
+    ) -> Iterator[Prediction]:
         """Like predict_files, but each Prediction as soon as its batch is done (so not in input order): a
         caller that writes them out holds none of them, however many files.
 
@@ -532,18 +621,41 @@ class Predictor:
         Yields:
             One Prediction per file, as its batch finishes.
         """
-        for _, prediction in self._predictions(expand_paths(paths), progress=progress, segment=segment,
-                                                batch_size=batch_size, workers=workers, executor=executor):
+        for _, prediction in self._predictions(
+            expand_paths(paths),
+            progress=progress,
+            segment=segment,
+            batch_size=batch_size,
+            workers=workers,
+            executor=executor,
+        ):
             yield prediction
 
-    def _predictions(self, files: list[str], *, progress: bool, segment: bool | None, batch_size: int,
-                     workers: int | None, executor: Any) -> Iterator[tuple[int, Prediction]]:
+    def _predictions(
+        self,
+        files: list[str],
+        *,
+        progress: bool,
+        segment: bool | None,
+        batch_size: int,
+        workers: int | None,
+        executor: Any,
+    ) -> Iterator[tuple[int, Prediction]]:
         from serkit.batching import run_predictions
 
-        return run_predictions(self, files, spec=self.worker_spec, lost=_lost_file,
-                               whole_batch=self.normalizer.per_batch, in_process=self._onnx is not None,
-                               progress=progress, segment=segment, batch_size=batch_size, workers=workers,
-                               executor=executor)
+        return run_predictions(
+            self,
+            files,
+            spec=self.worker_spec,
+            lost=_lost_file,
+            whole_batch=self.normalizer.per_batch,
+            in_process=self._onnx is not None,
+            progress=progress,
+            segment=segment,
+            batch_size=batch_size,
+            workers=workers,
+            executor=executor,
+        )
 
     def predict_batch(self, files: Sequence[str], *, segment: bool | None = None) -> list[Prediction]:
         """One batch: long files segmented one by one, the short ones in one model call; a file that cannot
@@ -586,8 +698,13 @@ class Predictor:
         from serkit.batching import WorkerSpec
         from serkit.normalization import statistics_spec
 
-        return WorkerSpec(Predictor.from_worker_spec, str(self.bundle.path.resolve()), self.backend.value,
-                          float(self.min_confidence), statistics_spec(self.normalizer))
+        return WorkerSpec(
+            Predictor.from_worker_spec,
+            str(self.bundle.path.resolve()),
+            self.backend.value,
+            float(self.min_confidence),
+            statistics_spec(self.normalizer),
+        )
 
     @classmethod
     def from_worker_spec(cls, spec: WorkerSpec) -> Predictor:
@@ -655,5 +772,9 @@ class Timeline:
             from serkit.errors import AudioProblem
 
             raise AudioError(self.name, "no speech found (no segment above the noise floor)", AudioProblem.NO_SPEECH)
-        return self.predictor.decide(self.weighted / self.total, path=self.name,
-                                     duration=self.seen / audio.SAMPLE_RATE, segments=tuple(self.segments))
+        return self.predictor.decide(
+            self.weighted / self.total,
+            path=self.name,
+            duration=self.seen / audio.SAMPLE_RATE,
+            segments=tuple(self.segments),
+        )

@@ -114,8 +114,9 @@ def describe_os_error(exc: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-def check_output_file(output: str | Path, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool],
-                      overwrite: bool, what: str) -> None:
+def check_output_file(
+    output: str | Path, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool, what: str
+) -> None:
     """Refuse, before any work, an --output that is one of the inputs, or an existing file serkit did not write.
 
     Args:
@@ -142,8 +143,10 @@ def check_output_file(output: str | Path, *, inputs: Iterable[str | Path], ours:
             same = False
         if same:
             named = "" if str(source) == str(output) else f" ({source})"
-            raise OutputError(f"{output}: is one of the inputs{named}; serkit never writes over an input, "
-                              "even with --overwrite: choose another --output")
+            raise OutputError(
+                f"{output}: is one of the inputs{named}; serkit never writes over an input, "
+                "even with --overwrite: choose another --output"
+            )
     if not out.is_file():
         return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
     try:
@@ -152,8 +155,10 @@ def check_output_file(output: str | Path, *, inputs: Iterable[str | Path], ours:
     except OSError as exc:
         raise OutputError(f"{output}: cannot be read to check whose it is ({exc.strerror or exc})") from None
     if head and not overwrite and not ours(head):
-        raise OutputError(f"{output}: exists and is not an earlier {what} output; pass --overwrite to replace "
-                          "it, or choose another --output")
+        raise OutputError(
+            f"{output}: exists and is not an earlier {what} output; pass --overwrite to replace "
+            "it, or choose another --output"
+        )
 
 
 def lock_path(output: str | Path) -> Path:
@@ -215,8 +220,7 @@ def output_lock(output: str | Path) -> Iterator[None]:
 # --------------------------------------------------------------------------- replacing a folder
 
 
-def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *,
-                            ours: Callable[[Path], bool]) -> Path:
+def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *, ours: Callable[[Path], bool]) -> Path:
     """fill(tmp) writes a whole folder into a temporary sibling, which then replaces `out`.
 
     Only serkit's own entries of the old folder are replaced: every entry `ours` does not claim (the user's
@@ -249,8 +253,10 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *,
             users = sorted(e.name for e in out.iterdir() if not ours(e))
             clash = [name for name in users if os.path.lexists(tmp / name)]
             if clash:
-                raise OutputError(f"{out / clash[0]}: not written by serkit, and this run writes an entry of that "
-                                  "name; move it away or choose another --output")
+                raise OutputError(
+                    f"{out / clash[0]}: not written by serkit, and this run writes an entry of that "
+                    "name; move it away or choose another --output"
+                )
             for name in users:
                 os.rename(out / name, tmp / name)
                 carried.append(name)
@@ -284,13 +290,15 @@ class EntryProblem(str, Enum):
     UNREADABLE = "cannot be read"
 
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
-def walk_files(
-    root: str | Path, accept: Callable[[Path], bool]
-) -> tuple[list[Path], list[tuple[Path, str]]]:
+def walk_files(root: str | Path, accept: Callable[[Path], bool]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Regular files below root whose names `accept` takes, and every such entry that cannot be read.
 
     Why not Path.rglob: it does not follow symlinked folders (a corpus assembled from links reads as
@@ -328,8 +336,11 @@ def walk_files(
                 st = os.stat(entry.path)  # follows links
             except FileNotFoundError:
                 if accept(path):
-                    gone = EntryProblem.BROKEN_LINK.value if entry.is_symlink() \
+                    gone = (
+                        EntryProblem.BROKEN_LINK.value
+                        if entry.is_symlink()
                         else f"{EntryProblem.UNREADABLE.value} (removed while scanning)"
+                    )
                     problems.append((path, gone))
                 continue
             except PermissionError:
@@ -339,8 +350,14 @@ def walk_files(
             except OSError as exc:
                 if accept(path):
                     loop = exc.errno == errno.ELOOP
-                    problems.append((path, EntryProblem.LINK_LOOP.value if loop
-                                         else f"{EntryProblem.UNREADABLE.value} ({exc.strerror})"))
+                    problems.append(
+                        (
+                            path,
+                            EntryProblem.LINK_LOOP.value
+                            if loop
+                            else f"{EntryProblem.UNREADABLE.value} ({exc.strerror})",
+                        )
+                    )
                 continue
             if stat.S_ISDIR(st.st_mode):
                 (linked if entry.is_symlink() else stack).append(path)

@@ -77,11 +77,13 @@ def resolve_label_set(policy: str, per_corpus: Sequence[set[str]]) -> list[str]:
     elif value == LabelPolicy.INTERSECTION.value:
         keep = set.intersection(*map(set, per_corpus))
         if not keep:
-            raise ConfigError("the corpora share no emotion label; labels='intersection' keeps nothing",
-                              params=("labels",))
+            raise ConfigError(
+                "the corpora share no emotion label; labels='intersection' keeps nothing", params=("labels",)
+            )
     else:
         keep = {normalise_label(x) for x in value.split(",") if x.strip()}
         if not keep:
-            raise ConfigError(f"labels={policy!r} names no label; use union, intersection or LABEL,LABEL,...",
-                              params=("labels",))
+            raise ConfigError(
+                f"labels={policy!r} names no label; use union, intersection or LABEL,LABEL,...", params=("labels",)
+            )
     return ordered(keep)

@@ -53,8 +53,12 @@ class Scores(JsonView):
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "n": self.n, "wa": self.wa, "ua": self.ua, "macro_precision": self.macro_precision,
-            "macro_recall": self.macro_recall, "macro_f1": self.macro_f1,
+            "n": self.n,
+            "wa": self.wa,
+            "ua": self.ua,
+            "macro_precision": self.macro_precision,
+            "macro_recall": self.macro_recall,
+            "macro_f1": self.macro_f1,
             "per_class": {c: s.to_dict() for c, s in self.per_class.items()},
         }
         if self.ua_per_speaker is not None:

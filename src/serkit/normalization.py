@@ -65,13 +65,15 @@ class Stats:
         return {f"{prefix}_mean": self.mean, f"{prefix}_std": self.std, f"{prefix}_n": np.asarray(self.n)}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, Any], prefix: str, *, where: str = "<statistics>",
-                    dim: int | None = None) -> Stats:
+    def from_arrays(
+        cls, arrays: Mapping[str, Any], prefix: str, *, where: str = "<statistics>", dim: int | None = None
+    ) -> Stats:
         """Checked statistics: BundleError naming the file, the array and the problem (dtype, shape, values)."""
         shape = None if dim is None else (dim,)
         mean = check_array(arrays[f"{prefix}_mean"], where=where, name=f"{prefix}_mean", kind="f", shape=shape)
-        std = check_array(arrays[f"{prefix}_std"], where=where, name=f"{prefix}_std", kind="f", shape=mean.shape,
-                          positive=True)
+        std = check_array(
+            arrays[f"{prefix}_std"], where=where, name=f"{prefix}_std", kind="f", shape=mean.shape, positive=True
+        )
         n = check_array(arrays[f"{prefix}_n"], where=where, name=f"{prefix}_n", kind="iu", shape=())
         return cls(mean, std, int(n))
 
@@ -81,8 +83,7 @@ def by_group(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray) -> dict[Has
     return {k: Stats.of(X[g == k]) for k in dict.fromkeys(g.tolist())}
 
 
-def apply_groups(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, stats: Mapping[Hashable, Stats]
-                 ) -> np.ndarray:
+def apply_groups(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, stats: Mapping[Hashable, Stats]) -> np.ndarray:
     """Each row z-scored with its group's statistics."""
     g = np.asarray(groups, dtype=object)
     out = np.empty(X.shape, dtype=np.float32)
@@ -92,8 +93,9 @@ def apply_groups(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, stats: 
     return out
 
 
-def normalise_training(X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, n_originals: int
-                       ) -> tuple[np.ndarray, dict[Hashable, Stats]]:
+def normalise_training(
+    X: np.ndarray, groups: Sequence[Hashable] | np.ndarray, n_originals: int
+) -> tuple[np.ndarray, dict[Hashable, Stats]]:
     """Training rows z-scored per group (corpus or speaker) with statistics of the first `n_originals` rows
     (the original files; augmented copies after them are normalised, never counted)."""
     g = np.asarray(groups, dtype=object)
@@ -173,8 +175,9 @@ class Normalizer:
 
     # -- training and evaluation ------------------------------------------------------------------
     @classmethod
-    def fit(cls, X: np.ndarray, *, speakers: np.ndarray, domains: np.ndarray, n_originals: int
-            ) -> tuple[np.ndarray, Self]:
+    def fit(
+        cls, X: np.ndarray, *, speakers: np.ndarray, domains: np.ndarray, n_originals: int
+    ) -> tuple[np.ndarray, Self]:
         """The training rows normalised, and the fitted scheme.
 
         Args:
@@ -189,8 +192,14 @@ class Normalizer:
         """
         return X, cls()
 
-    def transform_test(self, X: np.ndarray, *, speakers: np.ndarray, domains: np.ndarray,
-                       adaptation: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def transform_test(
+        self,
+        X: np.ndarray,
+        *,
+        speakers: np.ndarray,
+        domains: np.ndarray,
+        adaptation: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """A fold's test rows, with the statistics the protocol allows (labels are never read).
 
         Args:
@@ -232,9 +241,12 @@ class Normalizer:
         """
         if not self.can_stream:
             others = " or ".join(f"normalize={k!r}" for k, c in _SCHEMES.items() if c.can_stream)
-            raise SerkitError(f"{where}: this model normalises features over many recordings together "
-                              f"(normalize={self.kind!r}), so it cannot predict a live stream; use a model trained "
-                              f"with {others}", params=("normalize",))
+            raise SerkitError(
+                f"{where}: this model normalises features over many recordings together "
+                f"(normalize={self.kind!r}), so it cannot predict a live stream; use a model trained "
+                f"with {others}",
+                params=("normalize",),
+            )
 
     # -- adaptation -------------------------------------------------------------------------------
     def check_sample(self, X: np.ndarray) -> None:
@@ -251,15 +263,21 @@ class Normalizer:
         rows = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         distinct = len(np.unique(rows, axis=0)) if len(rows) else 0
         if distinct < MIN_ADAPT_FILES:
-            raise DataError(f"the adaptation recordings give only {distinct} distinct feature vector(s) among "
-                            f"{len(rows)}: they are copies of each other; adapt_files needs at least "
-                            f"{MIN_ADAPT_FILES} different recordings", params=("adapt_files",))
+            raise DataError(
+                f"the adaptation recordings give only {distinct} distinct feature vector(s) among "
+                f"{len(rows)}: they are copies of each other; adapt_files needs at least "
+                f"{MIN_ADAPT_FILES} different recordings",
+                params=("adapt_files",),
+            )
         if self.pooled is not None:
             ratio = float(np.median(rows.std(axis=0) / self.pooled.std.reshape(-1)))
             if ratio < MIN_ADAPT_SPREAD:
-                raise DataError(f"the adaptation recordings are near-identical: their feature spread is {ratio:.1%} "
-                                f"of the training data's (at least {MIN_ADAPT_SPREAD:.0%} is needed); adapt on "
-                                "varied recordings of the target domain", params=("adapt_files",))
+                raise DataError(
+                    f"the adaptation recordings are near-identical: their feature spread is {ratio:.1%} "
+                    f"of the training data's (at least {MIN_ADAPT_SPREAD:.0%} is needed); adapt on "
+                    "varied recordings of the target domain",
+                    params=("adapt_files",),
+                )
 
     def check_adaptable(self, where: str | Path | None = None) -> None:
         """SerkitError, before any work, when this scheme cannot be adapted (`where`: the bundle, for the message).
@@ -272,8 +290,11 @@ class Normalizer:
         """
         if not self.can_adapt:
             prefix = f"{where}: " if where is not None else ""
-            raise SerkitError(f"{prefix}this model was trained with normalize={self.kind!r}; only a model trained "
-                              f"with normalize={adaptable_normalization()} can be adapted", params=("normalize",))
+            raise SerkitError(
+                f"{prefix}this model was trained with normalize={self.kind!r}; only a model trained "
+                f"with normalize={adaptable_normalization()} can be adapted",
+                params=("normalize",),
+            )
 
     def adapt(self, X: np.ndarray) -> Self:
         """A copy that normalises every input with the statistics of X (unlabelled rows of the target domain).
@@ -330,8 +351,9 @@ class Normalizer:
             raise BundleError(f"{where}: {STATS_FILE} missing (the model normalises with saved statistics)")
         stats = load_stats(source, ["pooled", "adapted"], dim=dim)
         if "pooled" not in stats:
-            raise BundleError(f"{source if not isinstance(source, io.BytesIO) else where}: no pooled training "
-                              "statistics")
+            raise BundleError(
+                f"{source if not isinstance(source, io.BytesIO) else where}: no pooled training statistics"
+            )
         return cls(pooled=stats["pooled"], adapted=stats.get("adapted"))
 
 
@@ -400,8 +422,9 @@ class CorpusNormalization(Normalizer):
         # A training corpus keeps its training statistics; an unseen one uses its adaptation rows, else pooled.
         stats: dict[Hashable, Stats] = {}
         for d in dict.fromkeys(np.asarray(domains).tolist()):
-            st = self.groups.get(d) or (self.adapt(adaptation[d]).adapted if adaptation and d in adaptation
-                                        else self.pooled)
+            st = self.groups.get(d) or (
+                self.adapt(adaptation[d]).adapted if adaptation and d in adaptation else self.pooled
+            )
             assert st is not None, "CorpusNormalization used before fit or load"
             stats[d] = st
         return apply_groups(X, domains, stats)
@@ -437,7 +460,9 @@ class SpeakerNormalization(Normalizer):
             raise SerkitError(
                 f"this model normalises features per speaker: predict at least {MIN_SPEAKER_FILES} recordings of "
                 "one speaker together (predict_files on a folder), or use a model trained without "
-                "normalize='speaker'", params=("normalize",))
+                "normalize='speaker'",
+                params=("normalize",),
+            )
         return Stats.of(X).apply(X)
 
 
@@ -450,4 +475,3 @@ def from_spec(spec: tuple[str, bytes], *, dim: int) -> Normalizer:
     """The scheme `statistics_spec` described."""
     kind, data = spec
     return scheme(kind).load(io.BytesIO(data) if data else None, dim=dim)
-

@@ -18,8 +18,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 # One thread per worker: N workers that each spawn M threads fight over N cores.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-               "CT2_INTRA_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "CT2_INTRA_THREADS")
 CONNECT_TIMEOUT = 5.0  # seconds to reach a --scheduler address before giving up with a one-line error
 IDLE_WORKER_SECONDS = 300  # the local pool's workers outlive one step (features, then folds)
 LOCAL = "local"
@@ -60,8 +59,10 @@ class Scheduler:
                 raise ConfigError(f"scheduler='local:N': the number of workers {exc}", params=("scheduler",)) from None
             return cls(None, int(n))
         if not _ADDRESS.match(s):
-            raise ConfigError(f"scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], "
-                              f"got {text!r}", params=("scheduler",))
+            raise ConfigError(
+                f"scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], got {text!r}",
+                params=("scheduler",),
+            )
         return cls(s, None)
 
     def __str__(self) -> str:
@@ -93,15 +94,18 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
 
         # No statistical profiler in the workers: it samples every 10 ms for a dashboard page that needs bokeh.
         with dask.config.set({"distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                   env={v: "1" for v in THREAD_VARS})
+            cluster = LocalCluster(
+                n_workers=spec.workers, threads_per_worker=1, processes=True, env={v: "1" for v in THREAD_VARS}
+            )
         client = Client(cluster)
         if announce:
             import importlib.util
 
             note = "" if importlib.util.find_spec("bokeh") else " (the dashboard needs bokeh>=3.1: pip install bokeh)"
-            print(f"serkit: local Dask cluster of {spec.workers} worker(s); dashboard {client.dashboard_link}{note}",
-                  file=sys.stderr)
+            print(
+                f"serkit: local Dask cluster of {spec.workers} worker(s); dashboard {client.dashboard_link}{note}",
+                file=sys.stderr,
+            )
     else:
         try:
             _handshake(spec.address, CONNECT_TIMEOUT)
@@ -109,11 +113,14 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
                 client = Client(spec.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             why = " ".join(str(exc).split()) or type(exc).__name__
-            raise SerkitError(f"--scheduler {spec.address}: no Dask scheduler answered within {CONNECT_TIMEOUT:g} s "
-                              f"({why})") from None
+            raise SerkitError(
+                f"--scheduler {spec.address}: no Dask scheduler answered within {CONNECT_TIMEOUT:g} s ({why})"
+            ) from None
         if announce and not client.scheduler_info().get("workers"):
-            print(f"serkit: the scheduler at {spec.address} has no workers yet; the work waits until some join",
-                  file=sys.stderr)
+            print(
+                f"serkit: the scheduler at {spec.address} has no workers yet; the work waits until some join",
+                file=sys.stderr,
+            )
     _CLIENTS[key] = client
     if len(_CLIENTS) == 1:
         atexit.register(close_clients)
@@ -187,6 +194,8 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -208,8 +217,9 @@ def local_executor(workers: int) -> Executor:
     global _LOCAL_POOL
     from joblib.externals.loky import get_reusable_executor
 
-    _LOCAL_POOL = get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_SECONDS,
-                                        env={v: "1" for v in THREAD_VARS}, initializer=watch_parent)
+    _LOCAL_POOL = get_reusable_executor(
+        max_workers=workers, timeout=IDLE_WORKER_SECONDS, env={v: "1" for v in THREAD_VARS}, initializer=watch_parent
+    )
     return _LOCAL_POOL
 
 
@@ -286,17 +296,25 @@ def as_executor(executor: Any) -> tuple[Executor, int]:
         info = executor.scheduler_info()
         return executor.get_executor(pure=False), max(1, len(info.get("workers", {})))
     if not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
-                        f"got {type(executor).__name__}")
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
+            f"got {type(executor).__name__}"
+        )
     if isinstance(executor, InlineExecutor):
         return executor, 1
     n = getattr(executor, "_max_workers", None)  # ProcessPoolExecutor's and loky's; a guess for window sizes only
     return executor, n if isinstance(n, int) and n > 0 else cpu_count()
 
 
-def run_batches(fn: Callable[..., list], batches: Sequence[list], *, executor: Any, args: tuple = (),
-                lost: Callable[[Any, str], Any] | None = None, window: int | None = None
-                ) -> Iterator[tuple[int, list]]:
+def run_batches(
+    fn: Callable[..., list],
+    batches: Sequence[list],
+    *,
+    executor: Any,
+    args: tuple = (),
+    lost: Callable[[Any, str], Any] | None = None,
+    window: int | None = None,
+) -> Iterator[tuple[int, list]]:
     """fn(batch, *args) for every batch on `executor`; yields (batch number, result) as each completes.
 
     `fn` returns one entry per item of its batch. At most `window` batches are in flight, so results never

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # A tEXt entry in every PNG serkit draws, so a later run recognises the image as its own and may replace it.
 PNG_MARK = ("Source", "serkit")
 
@@ -51,8 +50,15 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, *, title: 
     ax.set_ylabel("true")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{cm[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{cm[i, j]}\n{norm[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.6 else "black",
+            )
     if title:
         ax.set_title(title, fontsize=9)
     _save(fig, path)

@@ -57,8 +57,9 @@ class Registry(Generic[T]):
         self._claim(name, aliases, replace=replace)
         self._loaded[self._key(name)] = entry
 
-    def add_lazy(self, name: str, loader: Callable[[], T], *, aliases: Iterable[str] = (),
-                 replace: bool = False) -> None:
+    def add_lazy(
+        self, name: str, loader: Callable[[], T], *, aliases: Iterable[str] = (), replace: bool = False
+    ) -> None:
         """Register an entry that `loader()` makes the first time it is asked for (no import until then).
 
         Args:

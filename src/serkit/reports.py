@@ -46,8 +46,10 @@ def check_report_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder; choose another --output")
     if out.is_dir() and any(out.iterdir()) and not is_report_folder(out):
-        raise ConfigError(f"{out}: folder exists and is not an earlier serkit evaluation; refusing to write into it "
-                          "(choose a new --output)")
+        raise ConfigError(
+            f"{out}: folder exists and is not an earlier serkit evaluation; refusing to write into it "
+            "(choose a new --output)"
+        )
 
 
 def summary_row(result: EvaluationResult, r: ModelResult) -> dict[str, Any]:
@@ -71,12 +73,14 @@ def bundle_metrics(result: EvaluationResult, r: ModelResult) -> dict[str, Any]:
     """The evaluation behind a bundle, as its metrics.json and card read it."""
     m = r.metrics
     row = summary_row(result, r)
-    row.update({
-        "per_fold": {k: list(m.score(k).per_fold) for k in ("ua", "wa", "macro_f1")},
-        "fold_names": [f.name or None for f in m.folds],
-        "per_class": m.pooled.to_dict()["per_class"],
-        "per_corpus": m.per_corpus,
-    })
+    row.update(
+        {
+            "per_fold": {k: list(m.score(k).per_fold) for k in ("ua", "wa", "macro_f1")},
+            "fold_names": [f.name or None for f in m.folds],
+            "per_class": m.pooled.to_dict()["per_class"],
+            "per_corpus": m.per_corpus,
+        }
+    )
     return row
 
 
@@ -93,9 +97,17 @@ def write_reports(result: EvaluationResult, out: Path) -> None:
             _write_model_reports(result, r, tmp / name if several else tmp)
         if several:
             best = result.best
-            rows = [{**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary_row(result, r).items()
-                        if k not in ("scheme", "n_files", "protocol")},
-                     "best": "*" if name == best else ""} for name, r in result.results.items()]
+            rows = [
+                {
+                    **{
+                        k: (round(v, 4) if isinstance(v, float) else v)
+                        for k, v in summary_row(result, r).items()
+                        if k not in ("scheme", "n_files", "protocol")
+                    },
+                    "best": "*" if name == best else "",
+                }
+                for name, r in result.results.items()
+            ]
             frame = pd.DataFrame(rows).sort_values("ua", ascending=False)
             atomic_write_text(tmp / "model_selection.csv", frame.to_csv(index=False))
             _write_model_reports(result, result.results[best], tmp)
@@ -124,27 +136,44 @@ def _write_model_reports(result: EvaluationResult, r: ModelResult, out: Path) ->
     }
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2))
     pooled = r.metrics.pooled
-    rows = [{"class": c, **{k: round(v, 4) if isinstance(v, float) else v
-                            for k, v in pooled.per_class[c].to_dict().items()}} for c in r.labels]
-    rows.append({"class": "macro avg", "precision": round(pooled.macro_precision, 4),
-                 "recall": round(pooled.macro_recall, 4),
-                 "f1": round(pooled.macro_f1, 4),
-                 "support": int(sum(pooled.per_class[c].support for c in r.labels))})
+    rows = [
+        {
+            "class": c,
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in pooled.per_class[c].to_dict().items()},
+        }
+        for c in r.labels
+    ]
+    rows.append(
+        {
+            "class": "macro avg",
+            "precision": round(pooled.macro_precision, 4),
+            "recall": round(pooled.macro_recall, 4),
+            "f1": round(pooled.macro_f1, 4),
+            "support": int(sum(pooled.per_class[c].support for c in r.labels)),
+        }
+    )
     atomic_write_text(out / "classification_report.csv", pd.DataFrame(rows).to_csv(index=False))
     atomic_write_text(out / "predictions.csv", r.predictions.to_csv(index=False))
     title = f"{r.model} on {result.config.feature_spec()} — {result.protocol_label}"
     cm = confusion(r.predictions["true"], r.predictions["predicted"], r.labels)
-    plot_confusion(cm, r.labels, out / "confusion_matrix.png",
-                   title=f"{title}\nUA {r.metrics.ua.mean:.1%} ± {r.metrics.ua.std:.1%}")
+    plot_confusion(
+        cm,
+        r.labels,
+        out / "confusion_matrix.png",
+        title=f"{title}\nUA {r.metrics.ua.mean:.1%} ± {r.metrics.ua.std:.1%}",
+    )
     named = [f for f in result.folds if f.name]
     if len(named) > 1:
         # One confusion matrix per held-out corpus (leave-one-corpus-out): where each corpus goes wrong.
         for fold, m in zip(result.folds, r.metrics.folds, strict=True):
             part = r.predictions[r.predictions["fold"] == fold.name]
             labels = list(fold.labels) or r.labels
-            plot_confusion(confusion(part["true"], part["predicted"], labels), labels,
-                           out / f"confusion_matrix_{_safe(fold.name)}.png",
-                           title=f"{title}\nheld out: {fold.name}, UA {m.ua:.1%}")
+            plot_confusion(
+                confusion(part["true"], part["predicted"], labels),
+                labels,
+                out / f"confusion_matrix_{_safe(fold.name)}.png",
+                title=f"{title}\nheld out: {fold.name}, UA {m.ua:.1%}",
+            )
 
 
 def _safe(name: str) -> str:
@@ -154,13 +183,17 @@ def _safe(name: str) -> str:
 def format_summary(result: EvaluationResult) -> str:
     """The table `serkit evaluate` prints."""
     rows = [summary_row(result, r) for r in result.results.values()]
-    lines = [f"{result.protocol_label}: {result.scheme}; {result.n_files} files; features {result.config.feature_spec()}",
-             f"{'model':24s} {'UA':>15s} {'WA':>15s} {'macro-F1':>15s} {'s/fold':>7s}"]
+    lines = [
+        f"{result.protocol_label}: {result.scheme}; {result.n_files} files; features {result.config.feature_spec()}",
+        f"{'model':24s} {'UA':>15s} {'WA':>15s} {'macro-F1':>15s} {'s/fold':>7s}",
+    ]
     for row in sorted(rows, key=lambda x: -x["ua"]):
         mark = " *" if row["model"] == result.best and len(rows) > 1 else ""
-        lines.append(f"{row['model']:24s} {row['ua']:7.1%} ± {row['ua_std']:4.1%} {row['wa']:7.1%} ± "
-                     f"{row['wa_std']:4.1%} {row['macro_f1']:7.1%} ± {row['macro_f1_std']:4.1%} "
-                     f"{row['seconds_per_fold']:7.1f}{mark}")
+        lines.append(
+            f"{row['model']:24s} {row['ua']:7.1%} ± {row['ua_std']:4.1%} {row['wa']:7.1%} ± "
+            f"{row['wa_std']:4.1%} {row['macro_f1']:7.1%} ± {row['macro_f1_std']:4.1%} "
+            f"{row['seconds_per_fold']:7.1f}{mark}"
+        )
     for r in result.results.values():
         named = [m for m in r.metrics.folds if m.name]
         if len(named) > 1:
@@ -168,8 +201,16 @@ def format_summary(result: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
-def bundle_card(config: Any, *, extractors: list[Any], labels: list[str], corpora: list[str], n_files: int,
-                metrics: dict, adaptation: dict | None = None) -> str:
+def bundle_card(
+    config: Any,
+    *,
+    extractors: list[Any],
+    labels: list[str],
+    corpora: list[str],
+    n_files: int,
+    metrics: dict,
+    adaptation: dict | None = None,
+) -> str:
     """The card of a bundle, trained (`training.train`) or adapted (`Predictor.save_adapted`): one title and one
     set of notes for both.
 
@@ -182,13 +223,29 @@ def bundle_card(config: Any, *, extractors: list[Any], labels: list[str], corpor
         metrics: The evaluations behind it (metrics.json).
         adaptation: What it was adapted on (adaptation.json), for an adapted bundle.
     """
-    return model_card(title=f"{config.model} on {config.feature_spec()}", config=config, labels=labels,
-                      corpora=corpora, n_files=n_files, metrics=metrics,
-                      notes=[n for ex in extractors for n in ex.card_notes()], adaptation=adaptation)
+    return model_card(
+        title=f"{config.model} on {config.feature_spec()}",
+        config=config,
+        labels=labels,
+        corpora=corpora,
+        n_files=n_files,
+        metrics=metrics,
+        notes=[n for ex in extractors for n in ex.card_notes()],
+        adaptation=adaptation,
+    )
 
 
-def model_card(*, title: str, config: Any, labels: list[str], corpora: list[str], n_files: int,
-               metrics: dict, notes: list[str], adaptation: dict | None = None) -> str:
+def model_card(
+    *,
+    title: str,
+    config: Any,
+    labels: list[str],
+    corpora: list[str],
+    n_files: int,
+    metrics: dict,
+    notes: list[str],
+    adaptation: dict | None = None,
+) -> str:
     """card.md: data, protocol, scores (within-corpus and on unseen corpora), classes, limits, licence."""
     from serkit.corpora.licences import commercial_use_allowed, languages, licence_lines
 
@@ -204,36 +261,60 @@ def model_card(*, title: str, config: Any, labels: list[str], corpora: list[str]
         "",
         "## Evaluation",
     ]
-    evaluations = [ev for ev in (metrics.get("evaluations") or [metrics])
-                   if isinstance(ev, dict) and all(isinstance(ev.get(k), float | int) for k in
-                                                   ("ua", "ua_std", "wa", "wa_std", "macro_f1", "macro_f1_std"))]
+    evaluations = [
+        ev
+        for ev in (metrics.get("evaluations") or [metrics])
+        if isinstance(ev, dict)
+        and all(
+            isinstance(ev.get(k), float | int) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1", "macro_f1_std")
+        )
+    ]
     if not evaluations:
         lines.append("Not evaluated (trained with evaluation switched off).")
     for ev in evaluations:
         lines += [
-            "", f"Protocol: **{ev['protocol_label']}** — {ev['scheme']}.", "",
-            "| metric | mean | std |", "| --- | --- | --- |",
+            "",
+            f"Protocol: **{ev['protocol_label']}** — {ev['scheme']}.",
+            "",
+            "| metric | mean | std |",
+            "| --- | --- | --- |",
             f"| UA (unweighted accuracy) | {ev['ua']:.1%} | {ev['ua_std']:.1%} |",
             f"| WA (accuracy) | {ev['wa']:.1%} | {ev['wa_std']:.1%} |",
             f"| macro F1 | {ev['macro_f1']:.1%} | {ev['macro_f1_std']:.1%} |",
         ]
         names = [n for n in ev.get("fold_names") or [] if n]
         if ev.get("protocol") == "corpus" and names:
-            lines += ["", "Per held-out corpus (trained on the others, scored on the classes both have):", "",
-                      "| held-out corpus | UA |", "| --- | --- |"]
+            lines += [
+                "",
+                "Per held-out corpus (trained on the others, scored on the classes both have):",
+                "",
+                "| held-out corpus | UA |",
+                "| --- | --- |",
+            ]
             lines += [f"| {n} | {u:.1%} |" for n, u in zip(names, ev["per_fold"]["ua"], strict=True)]
         elif ev.get("per_corpus"):
-            lines += ["", "Per corpus (its files' test predictions in the same cross-validation, pooled over folds):",
-                      "", "| corpus | files | UA | WA |", "| --- | --- | --- | --- |"]
+            lines += [
+                "",
+                "Per corpus (its files' test predictions in the same cross-validation, pooled over folds):",
+                "",
+                "| corpus | files | UA | WA |",
+                "| --- | --- | --- | --- |",
+            ]
             lines += [f"| {c} | {v['n']} | {v['ua']:.1%} | {v['wa']:.1%} |" for c, v in ev["per_corpus"].items()]
     if adaptation:
-        lines += ["", "## Adaptation",
-                  f"Adapted without labels on {adaptation['files']} recordings ({adaptation['hours']:.2f} hours) "
-                  f"on {adaptation['date']}: every input is z-scored with the feature statistics of those recordings "
-                  "before the classifier. No label was read."]
-    lines += ["", "## Limits",
-              "- Trained on acted emotional speech read by actors; spontaneous speech in the wild is harder, "
-              "and scores on your recordings will be lower than the within-corpus figures above."]
+        lines += [
+            "",
+            "## Adaptation",
+            f"Adapted without labels on {adaptation['files']} recordings ({adaptation['hours']:.2f} hours) "
+            f"on {adaptation['date']}: every input is z-scored with the feature statistics of those recordings "
+            "before the classifier. No label was read.",
+        ]
+    lines += [
+        "",
+        "## Limits",
+        "- Trained on acted emotional speech read by actors; spontaneous speech in the wild is harder, "
+        "and scores on your recordings will be lower than the within-corpus figures above.",
+    ]
     lines += [f"- {n}" for n in notes]
     lines += ["", "## Licence", "This model inherits the terms of its training data:"]
     lines += [f"- {x}" for x in licence_lines(corpora)]

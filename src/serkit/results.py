@@ -89,16 +89,22 @@ class ModelMetrics(JsonView):
     per_corpus: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
-    def of(cls, folds: Sequence[FoldMetrics], *, pooled: Scores,
-           per_corpus: Mapping[str, Mapping[str, Any]] | None = None) -> ModelMetrics:
+    def of(
+        cls, folds: Sequence[FoldMetrics], *, pooled: Scores, per_corpus: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> ModelMetrics:
         """Summarise the folds: mean and (population) standard deviation of each score."""
         scores = {}
         for key in SCORES:
             values = [getattr(f.scores, key) for f in folds]
             mean, std = mean_std(values)
             scores[key] = Score(mean, std, tuple(values))
-        return cls(**scores, pooled=pooled, folds=tuple(folds),
-                   seconds_per_fold=mean_std([f.seconds for f in folds])[0], per_corpus=per_corpus)
+        return cls(
+            **scores,
+            pooled=pooled,
+            folds=tuple(folds),
+            seconds_per_fold=mean_std([f.seconds for f in folds])[0],
+            per_corpus=per_corpus,
+        )
 
     def score(self, key: str) -> Score:
         """A headline score by name (`ua`, `wa`, `macro_f1`, `macro_precision`, `macro_recall`)."""

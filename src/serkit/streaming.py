@@ -54,8 +54,13 @@ BOUNDS: dict[str, Bound] = {
 }
 
 
-def check_options(*, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS, smooth: int = SMOOTH_HOPS,
-                  sample_rate: int = audio.SAMPLE_RATE) -> None:
+def check_options(
+    *,
+    hop: float = HOP_SECONDS,
+    window: float = WINDOW_SECONDS,
+    smooth: int = SMOOTH_HOPS,
+    sample_rate: int = audio.SAMPLE_RATE,
+) -> None:
     """ConfigError naming the parameter (as Python spells it; `serkit listen` respells it as its flag), the value
     and the valid range."""
     for name, value in (("hop", hop), ("window", window), ("smooth", smooth), ("sample_rate", sample_rate)):
@@ -114,10 +119,14 @@ class Update:
             ``{"type": "update", ...}`` with every field.
         """
         return {
-            "type": Message.UPDATE.value, "start": round(self.start, 3), "end": round(self.end, 3),
-            "speech": self.speech, "label": self.label,
+            "type": Message.UPDATE.value,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "speech": self.speech,
+            "label": self.label,
             "confidence": None if self.confidence is None else round(self.confidence, 6),
-            "probabilities": _rounded(self.probabilities), "smoothed_label": self.smoothed_label,
+            "probabilities": _rounded(self.probabilities),
+            "smoothed_label": self.smoothed_label,
             "smoothed_confidence": None if self.smoothed_confidence is None else round(self.smoothed_confidence, 6),
             "smoothed_probabilities": _rounded(self.smoothed_probabilities),
             "speech_seconds": round(self.speech_seconds, 3),
@@ -152,8 +161,16 @@ class StreamingPredictor:
         SerkitError: the model's normalisation cannot predict a live stream.
     """
 
-    def __init__(self, predictor: Predictor, *, hop: float = HOP_SECONDS, window: float = WINDOW_SECONDS,
-                 smooth: int = SMOOTH_HOPS, sample_rate: int = audio.SAMPLE_RATE, name: str = "<stream>") -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        *,
+        hop: float = HOP_SECONDS,
+        window: float = WINDOW_SECONDS,
+        smooth: int = SMOOTH_HOPS,
+        sample_rate: int = audio.SAMPLE_RATE,
+        name: str = "<stream>",
+    ) -> None:
         check_options(hop=hop, window=window, smooth=smooth, sample_rate=sample_rate)
         predictor.normalizer.check_stream(predictor.bundle.path.name)
         self.predictor = predictor
@@ -199,8 +216,13 @@ class StreamingPredictor:
         Returns:
             The hop, window, smoothing, sample rate and labels, as JSON-ready values.
         """
-        return {"labels": self.labels, "hop": self.hop, "window": self.window, "smooth": self.smooth,
-                "sample_rate": self.sample_rate}
+        return {
+            "labels": self.labels,
+            "hop": self.hop,
+            "window": self.window,
+            "smooth": self.smooth,
+            "sample_rate": self.sample_rate,
+        }
 
     # -- input ------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray | Sequence[float]) -> list[Update]:
@@ -222,8 +244,9 @@ class StreamingPredictor:
         if x.ndim == 2:
             x = audio.to_mono(x)
         if x.ndim != 1:
-            raise AudioError(self.name, f"expected mono samples, got an array of shape {x.shape}",
-                             AudioProblem.INVALID_SAMPLES)
+            raise AudioError(
+                self.name, f"expected mono samples, got an array of shape {x.shape}", AudioProblem.INVALID_SAMPLES
+            )
         if not np.all(np.isfinite(x)):
             raise AudioError(self.name, "contains NaN or infinite samples", AudioProblem.INVALID_SAMPLES)
         if self._resampler is not None:
@@ -269,8 +292,15 @@ class StreamingPredictor:
         try:
             return self._timeline.result()
         except AudioError as exc:
-            return Prediction(self.name, None, None, None, segments=(), error=str(exc),
-                              duration=self._timeline.seen / audio.SAMPLE_RATE)
+            return Prediction(
+                self.name,
+                None,
+                None,
+                None,
+                segments=(),
+                error=str(exc),
+                duration=self._timeline.seen / audio.SAMPLE_RATE,
+            )
 
     # -- work -------------------------------------------------------------------------------------
     def _consume(self, x: np.ndarray) -> list[Update]:
@@ -327,16 +357,32 @@ class StreamingPredictor:
         probabilities = r.probabilities or {}
         self._recent.append(np.array([probabilities[c] for c in self.labels]))
         smoothed = self.predictor.decide(np.mean(self._recent, axis=0))
-        return Update(start, end, True, r.label, r.confidence, probabilities, smoothed.label, smoothed.confidence,
-                      smoothed.probabilities, heard)
+        return Update(
+            start,
+            end,
+            True,
+            r.label,
+            r.confidence,
+            probabilities,
+            smoothed.label,
+            smoothed.confidence,
+            smoothed.probabilities,
+            heard,
+        )
 
 
 # -- PCM bytes ----------------------------------------------------------------------------------------
 # What a payload is when it is not raw PCM: the containers a client is likely to send by mistake
 # (MediaRecorder's WebM, a whole file).
 _CONTAINERS: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"RIFF", "WAV"), (0, b"RIFX", "WAV"), (0, b"fLaC", "FLAC"), (0, b"OggS", "Ogg"), (0, b"FORM", "AIFF"),
-    (0, b"\x1a\x45\xdf\xa3", "WebM/Matroska"), (0, b"ID3", "MP3"), (4, b"ftyp", "MP4"),
+    (0, b"RIFF", "WAV"),
+    (0, b"RIFX", "WAV"),
+    (0, b"fLaC", "FLAC"),
+    (0, b"OggS", "Ogg"),
+    (0, b"FORM", "AIFF"),
+    (0, b"\x1a\x45\xdf\xa3", "WebM/Matroska"),
+    (0, b"ID3", "MP3"),
+    (4, b"ftyp", "MP4"),
 )
 
 
@@ -353,8 +399,9 @@ def decode_pcm16(data: bytes, *, name: str = "<stream>", channels: int = 1) -> n
     frame = PCM_BYTES * channels
     if len(data) % frame:
         what = "2 bytes per sample" if channels == 1 else f"{frame} bytes per frame ({channels} channels)"
-        raise AudioError(name, f"{len(data)} bytes is not a whole number of samples: 16-bit PCM has {what}",
-                         AudioProblem.CORRUPT)
+        raise AudioError(
+            name, f"{len(data)} bytes is not a whole number of samples: 16-bit PCM has {what}", AudioProblem.CORRUPT
+        )
     x = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     if channels > 1:
         x = x.reshape(-1, channels).mean(axis=1, dtype=np.float32)
@@ -367,8 +414,9 @@ class PcmFormat:
     channels: int
 
 
-def read_wav_header(read: Callable[[int], bytes], *, name: str = "<stdin>", max_bytes: int = 1 << 16
-                    ) -> tuple[PcmFormat | None, bytes]:
+def read_wav_header(
+    read: Callable[[int], bytes], *, name: str = "<stdin>", max_bytes: int = 1 << 16
+) -> tuple[PcmFormat | None, bytes]:
     """For a byte stream that may start with a WAV header (``arecord`` writes one unless ``-t raw``):
     (its format, or None for raw PCM; the bytes read past the header, which are samples).
 
@@ -379,9 +427,12 @@ def read_wav_header(read: Callable[[int], bytes], *, name: str = "<stdin>", max_
     if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         kind = sniff_container(head)
         if kind is not None:
-            raise AudioError(name, f"{kind} data, not raw PCM or a WAV stream: send 16-bit PCM "
-                                   "(e.g. ffmpeg -i FILE -f s16le -ac 1 -ar 16000 -), or give the file's name instead",
-                             AudioProblem.UNRECOGNISED)
+            raise AudioError(
+                name,
+                f"{kind} data, not raw PCM or a WAV stream: send 16-bit PCM "
+                "(e.g. ffmpeg -i FILE -f s16le -ac 1 -ar 16000 -), or give the file's name instead",
+                AudioProblem.UNRECOGNISED,
+            )
         return None, head
     fmt: PcmFormat | None = None
     used = 12
@@ -396,8 +447,9 @@ def read_wav_header(read: Callable[[int], bytes], *, name: str = "<stdin>", max_
                 raise AudioError(name, "WAV stream without a 'fmt ' chunk before its data", AudioProblem.CORRUPT)
             return fmt, b""
         if used + size > max_bytes:
-            raise AudioError(name, f"WAV header chunk {cid!r} of {size} bytes: not a stream header",
-                             AudioProblem.CORRUPT)
+            raise AudioError(
+                name, f"WAV header chunk {cid!r} of {size} bytes: not a stream header", AudioProblem.CORRUPT
+            )
         body = _read_exactly(read, size + (size & 1))
         used += len(body)
         if cid == b"fmt ":
@@ -407,8 +459,12 @@ def read_wav_header(read: Callable[[int], bytes], *, name: str = "<stdin>", max_
             if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
                 tag = struct.unpack("<H", body[24:26])[0]
             if tag != 1 or bits != 16:
-                raise AudioError(name, f"WAV stream of {bits}-bit {'PCM' if tag == 1 else f'format {tag}'}: only "
-                                       "16-bit PCM is read here (arecord -f S16_LE)", AudioProblem.UNRECOGNISED)
+                raise AudioError(
+                    name,
+                    f"WAV stream of {bits}-bit {'PCM' if tag == 1 else f'format {tag}'}: only "
+                    "16-bit PCM is read here (arecord -f S16_LE)",
+                    AudioProblem.UNRECOGNISED,
+                )
             if channels < 1:
                 raise AudioError(name, "WAV stream with 0 channels", AudioProblem.CORRUPT)
             audio.check_sample_rate(rate, name=name)

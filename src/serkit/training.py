@@ -56,8 +56,9 @@ class TrainingResult:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
-          evaluate: bool = True) -> Path:
+def train(
+    config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None, evaluate: bool = True
+) -> Path:
     """Evaluate (unless evaluate=False), then fit the config's one model on all its data; returns the bundle.
 
     See `train_bundle` for the evaluations behind it as objects. Needs the ``train`` extra.
@@ -81,8 +82,9 @@ def train(config: ExperimentConfig, output: str | Path, *, run: RunOptions | Non
     return train_bundle(config, output, run=run, evaluate=evaluate).path
 
 
-def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None,
-                 evaluate: bool = True) -> TrainingResult:
+def train_bundle(
+    config: ExperimentConfig, output: str | Path, *, run: RunOptions | None = None, evaluate: bool = True
+) -> TrainingResult:
     """Evaluate (unless evaluate=False), then fit the config's one model on all its data and write the bundle.
 
     Args:
@@ -124,8 +126,7 @@ def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOption
     spec = get_model_spec(model.name)
     rows = np.flatnonzero(~ft.is_test)
     tr = ft.training_rows(spec.input, rows)
-    X, normalizer = config.normalizer.fit(tr.X, speakers=tr.speakers, domains=tr.domains,
-                                          n_originals=tr.n_originals)
+    X, normalizer = config.normalizer.fit(tr.X, speakers=tr.speakers, domains=tr.domains, n_originals=tr.n_originals)
     params = config.model_params(model)
     if spec.family.trains_by_epochs:
         params["verbose"] = run.progress
@@ -148,15 +149,27 @@ def train_bundle(config: ExperimentConfig, output: str | Path, *, run: RunOption
     )
     evaluations = [bundle_metrics(r, r.results[str(model)]) for r in results]
     metrics: dict[str, Any] = dict(evaluations[0]) if evaluations else {}
-    metrics.update({"evaluations": evaluations, "train_seconds": train_seconds,
-                    "skipped": len(skipped) + len(ft.skipped)})
-    card = bundle_card(config, extractors=config.extractors(), labels=list(cfg.labels), corpora=list(corpora),
-                       n_files=cfg.n_files, metrics=metrics)
+    metrics.update(
+        {"evaluations": evaluations, "train_seconds": train_seconds, "skipped": len(skipped) + len(ft.skipped)}
+    )
+    card = bundle_card(
+        config,
+        extractors=config.extractors(),
+        labels=list(cfg.labels),
+        corpora=list(corpora),
+        n_files=cfg.n_files,
+        metrics=metrics,
+    )
 
     def write_evaluations(folder: Path) -> None:
         for r in results:
-            name = "evaluation" if r is results[0] else "evaluation_" + r.config.protocol.value + (
-                f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
+            name = (
+                "evaluation"
+                if r is results[0]
+                else "evaluation_"
+                + r.config.protocol.value
+                + (f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
+            )
             write_reports(r, folder / name)
 
     path = save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)

@@ -66,8 +66,9 @@ class Bound:
             ConfigError: ``NAME must be an integer from 1 to 64, got 0``.
         """
         if not self.holds(value):
-            raise ConfigError(f"{name} must be {self.describe()}, got {value!r}",
-                              params=(name,) if name.isidentifier() else ())
+            raise ConfigError(
+                f"{name} must be {self.describe()}, got {value!r}", params=(name,) if name.isidentifier() else ()
+            )
 
     def parse(self, text: str) -> int | float:
         """The CLI's view: a string to a number in range, or ``ValueError`` with the reason.
@@ -99,8 +100,15 @@ def check_range(option: str, value: float, low: float, high: float) -> None:
 _KINDS = {"f": "floating-point", "iu": "integer", "fiu": "numeric", "b": "boolean"}
 
 
-def check_array(value: Any, *, where: str, name: str, kind: str = "f", shape: tuple[int | None, ...] | None = None,
-                positive: bool = False) -> Any:
+def check_array(
+    value: Any,
+    *,
+    where: str,
+    name: str,
+    kind: str = "f",
+    shape: tuple[int | None, ...] | None = None,
+    positive: bool = False,
+) -> Any:
     """An array a file carries (a bundle's statistics, a model's fitted weights), checked before it is used.
 
     Args:
@@ -123,7 +131,9 @@ def check_array(value: Any, *, where: str, name: str, kind: str = "f", shape: tu
     what = _KINDS.get(kind, kind)
     if arr.dtype.kind not in kind:
         raise BundleError(f"{where}: array {name!r} has dtype {arr.dtype}; expected {what} values")
-    if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True))):
+    if shape is not None and (
+        arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True))
+    ):
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise BundleError(f"{where}: array {name!r} has shape {tuple(arr.shape)}; expected {want}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):

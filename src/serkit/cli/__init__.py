@@ -18,12 +18,29 @@ from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXTRA_NEEDED", "FEATURE_SETS", "build_parser", "main"]
 
 # In the order `serkit --help` lists them.
-SUBCOMMANDS = ("corpus", "features", "evaluate", "train", "adapt", "models", "predict", "listen", "serve", "export",
-               "plot")
+SUBCOMMANDS = (
+    "corpus",
+    "features",
+    "evaluate",
+    "train",
+    "adapt",
+    "models",
+    "predict",
+    "listen",
+    "serve",
+    "export",
+    "plot",
+)
 
 # What a command needs beyond the core install (`pip install serkit`): its pip extra (see serkit.extras).
-EXTRA_NEEDED = {"features extract": "train", "evaluate": "train", "train": "train", "export": "train", "plot": "train",
-                "serve": "serve"}
+EXTRA_NEEDED = {
+    "features extract": "train",
+    "evaluate": "train",
+    "train": "train",
+    "export": "train",
+    "plot": "train",
+    "serve": "serve",
+}
 # Options that need an extra whatever the command: (option's dest, value or None for any value) -> extra.
 OPTION_EXTRA_NEEDED = {("scheduler", None): "dask", ("backend", "native"): "train"}
 
@@ -55,12 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     from serkit.version import __version__
 
     parser = argparse.ArgumentParser(
-        prog="serkit", formatter_class=Formatter,
+        prog="serkit",
+        formatter_class=Formatter,
         description="Speech emotion recognition: corpora, features, speaker-independent evaluation, prediction.",
     )
     parser.add_argument("--version", action="version", version=f"serkit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                help="what to do; `serkit COMMAND --help` for its options")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, help="what to do; `serkit COMMAND --help` for its options"
+    )
     for name in SUBCOMMANDS:
         importlib.import_module(f"serkit.cli.{name}").register(sub)
     return parser

@@ -15,10 +15,14 @@ from serkit.cli.output import EXIT_OK, claim_folder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ad = sub.add_parser("adapt", help="adapt a model to your recordings, without labels", formatter_class=Formatter,
-                        description="Compute the feature statistics of your unlabelled recordings (any names, any "
-                                    "folder layout; at least 10) and write a new bundle that normalises every input "
-                                    "with them. The model must be trained with --normalize corpus.")
+    ad = sub.add_parser(
+        "adapt",
+        help="adapt a model to your recordings, without labels",
+        formatter_class=Formatter,
+        description="Compute the feature statistics of your unlabelled recordings (any names, any "
+        "folder layout; at least 10) and write a new bundle that normalises every input "
+        "with them. The model must be trained with --normalize corpus.",
+    )
     ad.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs; no labels")
     add_predictor_options(ad, backend=False)
     ad.add_argument("--output", required=True, metavar="NEW_BUNDLE", help="adapted bundle folder to write")
@@ -37,7 +41,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
         out = adapted.save_adapted(args.output)
     a = adapted.bundle.adaptation or {}
-    print(f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"
-          + (f", {a['skipped']} unreadable file(s) left out" if a.get("skipped") else ""))
+    print(
+        f"adapted bundle written to {out}: statistics of {a.get('files')} recordings ({a.get('hours', 0):.2f} h)"
+        + (f", {a['skipped']} unreadable file(s) left out" if a.get("skipped") else "")
+    )
     return EXIT_OK
-

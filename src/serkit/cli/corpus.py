@@ -11,33 +11,59 @@ from serkit.cli.output import EXIT_OK, claim_output, emit, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    corpus = sub.add_parser("corpus", help="inspect corpora", formatter_class=Formatter,
-                            description="Inspect emotional-speech corpora.")
-    csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True, help="what to do with a corpus")
-    scan = csub.add_parser("scan", help="count files, speakers, hours, emotions; list skipped files",
-                           formatter_class=Formatter, description="Scan one corpus folder (or CSV manifest).")
+    corpus = sub.add_parser(
+        "corpus", help="inspect corpora", formatter_class=Formatter, description="Inspect emotional-speech corpora."
+    )
+    csub = corpus.add_subparsers(
+        dest="corpus_command", metavar="ACTION", required=True, help="what to do with a corpus"
+    )
+    scan = csub.add_parser(
+        "scan",
+        help="count files, speakers, hours, emotions; list skipped files",
+        formatter_class=Formatter,
+        description="Scan one corpus folder (or CSV manifest).",
+    )
     scan.add_argument("path", metavar="PATH", help="corpus folder or CSV manifest")
-    scan.add_argument("--corpus", default=None, metavar="NAME",
-                      help="reader to use (default: detected from file names)")
-    scan.add_argument("--format", default="table", choices=["table", "json", "csv"],
-                      help="table: summary for people; json: one summary object; csv: one row per file")
-    scan.add_argument("--output", default=None, metavar="FILE",
-                      help="write to FILE instead of stdout; never the manifest read; an existing FILE is replaced "
-                           "only if it is an earlier scan of this format, anything else needs --overwrite")
-    scan.add_argument("--overwrite", action="store_true",
-                      help="replace an existing --output FILE even if serkit did not write it (never the input)")
+    scan.add_argument(
+        "--corpus", default=None, metavar="NAME", help="reader to use (default: detected from file names)"
+    )
+    scan.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json", "csv"],
+        help="table: summary for people; json: one summary object; csv: one row per file",
+    )
+    scan.add_argument(
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="write to FILE instead of stdout; never the manifest read; an existing FILE is replaced "
+        "only if it is an earlier scan of this format, anything else needs --overwrite",
+    )
+    scan.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output FILE even if serkit did not write it (never the input)",
+    )
     scan.set_defaults(handler=cmd_corpus_scan)
 
 
 # How an existing --output is recognised as an earlier scan of the same format (replaced without --overwrite).
-OURS = {"table": lambda head: head.startswith(b"corpus    ") and b"\nfiles     " in head,
-        "json": lambda head: bool(re.match(rb'\{\n  "corpus": ', head)),
-        "csv": lambda head: head.startswith(b"path,corpus,speaker,gender,language,label,emotion,")}
+OURS = {
+    "table": lambda head: head.startswith(b"corpus    ") and b"\nfiles     " in head,
+    "json": lambda head: bool(re.match(rb'\{\n  "corpus": ', head)),
+    "csv": lambda head: head.startswith(b"path,corpus,speaker,gender,language,label,emotion,"),
+}
 
 
 def cmd_corpus_scan(args: argparse.Namespace) -> int:
-    with claim_output(args.output, inputs=[args.path], ours=OURS[args.format], overwrite=args.overwrite,
-                      what=f"serkit corpus scan --format {args.format}"):
+    with claim_output(
+        args.output,
+        inputs=[args.path],
+        ours=OURS[args.format],
+        overwrite=args.overwrite,
+        what=f"serkit corpus scan --format {args.format}",
+    ):
         return _scan(args)
 
 
@@ -61,8 +87,8 @@ def _scan(args: argparse.Namespace) -> int:
             "emotions  " + ", ".join(f"{k} {v}" for k, v in s["emotions"].items()),
             "genders   " + ", ".join(f"{k} {v}" for k, v in s["per_gender"].items()),
             "per speaker " + ", ".join(f"{k} {v}" for k, v in s["per_speaker"].items()),
-            f"recovered {s['recovered']}" + (" (names break the scheme; speaker and emotion from their folders)"
-                                             if s["recovered"] else ""),
+            f"recovered {s['recovered']}"
+            + (" (names break the scheme; speaker and emotion from their folders)" if s["recovered"] else ""),
         ]
         lines += [f"  - {x['path']}: {x['taken']}" for x in s["recovered_examples"]]
         if s["recovered"] > len(s["recovered_examples"]):
@@ -73,4 +99,3 @@ def _scan(args: argparse.Namespace) -> int:
             lines.append(f"  ... and {s['skipped'] - len(s['skipped_examples'])} more (use --format json)")
         emit("\n".join(lines), args.output)
     return EXIT_OK
-

@@ -10,17 +10,32 @@ from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, warn_skipped
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    feats = sub.add_parser("features", help="extract and cache features", formatter_class=Formatter,
-                           description="Extract features once; later runs read the cache.")
-    fsub = feats.add_subparsers(dest="features_command", metavar="ACTION", required=True, help="what to do with features")
-    fx = fsub.add_parser("extract", help="extract features for every file of the data", formatter_class=Formatter,
-                         description="Extract (and cache) features for every file of the data.")
+    feats = sub.add_parser(
+        "features",
+        help="extract and cache features",
+        formatter_class=Formatter,
+        description="Extract features once; later runs read the cache.",
+    )
+    fsub = feats.add_subparsers(
+        dest="features_command", metavar="ACTION", required=True, help="what to do with features"
+    )
+    fx = fsub.add_parser(
+        "extract",
+        help="extract features for every file of the data",
+        formatter_class=Formatter,
+        description="Extract (and cache) features for every file of the data.",
+    )
     add_data_options(fx)
-    fx.add_argument("--features", default="spectral_stats", metavar="NAME[OPTS][+NAME]",
-                    help=f"feature sets to extract, with options in brackets ({FEATURE_SETS})")
+    fx.add_argument(
+        "--features",
+        default="spectral_stats",
+        metavar="NAME[OPTS][+NAME]",
+        help=f"feature sets to extract, with options in brackets ({FEATURE_SETS})",
+    )
     add_run_options(fx, folds=False)
-    ls = fsub.add_parser("list", help="list the feature sets", formatter_class=Formatter,
-                    description="List the registered feature sets.")
+    ls = fsub.add_parser(
+        "list", help="list the feature sets", formatter_class=Formatter, description="List the registered feature sets."
+    )
     fx.set_defaults(handler=cmd_features_extract)
     ls.set_defaults(handler=cmd_features_list)
 
@@ -41,11 +56,20 @@ def cmd_features_extract(args: argparse.Namespace) -> int:
     pool = run.pool()
     t0 = time.perf_counter()
     # keep=False: the features go to the cache only, so memory stays flat however large the data.
-    res = extract_features(ds.table["path"].tolist(), extractors, cache=cache, workers=run.workers, executor=pool,
-                           progress=run.progress, keep=False)
+    res = extract_features(
+        ds.table["path"].tolist(),
+        extractors,
+        cache=cache,
+        workers=run.workers,
+        executor=pool,
+        progress=run.progress,
+        keep=False,
+    )
     secs = time.perf_counter() - t0
-    print(f"{len(ds.table)} files, features {', '.join(names)}: {res.computed} computed, {res.from_cache} from cache, "
-          f"{len(res.failed)} failed in {secs:.1f} s" + (f"; cache {cache.root}" if cache else ""))
+    print(
+        f"{len(ds.table)} files, features {', '.join(names)}: {res.computed} computed, {res.from_cache} from cache, "
+        f"{len(res.failed)} failed in {secs:.1f} s" + (f"; cache {cache.root}" if cache else "")
+    )
     paths = ds.table["path"].tolist()
     for i, reason in sorted(res.failed.items())[:10]:
         print(f"  failed: {paths[i]}: {reason}", file=sys.stderr)
@@ -58,4 +82,3 @@ def cmd_features_list(args: argparse.Namespace) -> int:
     for n in feature_names():
         print(f"{n:18s} {get_extractor(n).kind.value}")
     return EXIT_OK
-

@@ -22,8 +22,16 @@ class ResultLines:
     filesystem encoding with surrogateescape (io.encode_text), so a path that is not UTF-8 is written as its
     bytes and read back as the same str: --resume recognises it. `overwrite` starts the file afresh."""
 
-    def __init__(self, output: str | None, *, header: str | None, keys: Callable[[str], list[str]],
-                 resume: bool, what: str, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        output: str | None,
+        *,
+        header: str | None,
+        keys: Callable[[str], list[str]],
+        resume: bool,
+        what: str,
+        overwrite: bool = False,
+    ) -> None:
         self.output = output
         self.done: set[str] = set()
         self.dropped_partial = False
@@ -37,17 +45,21 @@ class ResultLines:
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
         raw = path.read_bytes() if path.exists() and not overwrite else b""
         if raw and not resume and raw != (header or "").encode():
-            raise SerkitError(f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
-                              "(the safe choice), --overwrite to replace it, or choose another --output")
+            raise SerkitError(
+                f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
+                "(the safe choice), --overwrite to replace it, or choose another --output"
+            )
         cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
         text = decode_text(raw[:cut])
         body = text
         if header and text:
             first, _, body = text.partition("\n")
             if first + "\n" != header:
-                raise SerkitError(f"{output}: its first line is not the {what} header of this model "
-                                  f"({first[:80]!r}); resume with the same --model and --format, or choose another "
-                                  "--output")
+                raise SerkitError(
+                    f"{output}: its first line is not the {what} header of this model "
+                    f"({first[:80]!r}); resume with the same --model and --format, or choose another "
+                    "--output"
+                )
         try:
             self.done = set(keys(body)) if body else set()
         except ValueError as exc:
@@ -93,4 +105,4 @@ class ResultLines:
     def _write_file(fd: int, line: str) -> None:
         view = memoryview(encode_text(line))
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]

@@ -36,35 +36,77 @@ PIPE_HINT = "arecord -f S16_LE -r 16000 -c 1 | serkit listen -"
 
 def register(sub: argparse._SubParsersAction) -> None:
     ls = sub.add_parser(
-        "listen", help="live emotion from the microphone, standard input or a file", formatter_class=Formatter,
+        "listen",
+        help="live emotion from the microphone, standard input or a file",
+        formatter_class=Formatter,
         description="Predict emotion while someone speaks: one line per hop (time, label, confidence), then the "
-                    "timeline of speech segments, as `serkit predict` gives for the whole recording. Reads the "
-                    "default microphone (PortAudio), --device N another one, '-' raw 16-bit mono PCM from standard "
-                    f"input (`{PIPE_HINT}`), or a FILE (as fast as possible, or at real-time pace with --realtime). "
-                    "Stop with Ctrl-C.")
-    ls.add_argument("source", nargs="?", default=None, metavar="SOURCE",
-                    help="'-' for 16-bit little-endian PCM on standard input (a WAV header, as arecord writes, is "
-                         "read too), or an audio file; none: the microphone")
-    ls.add_argument("--device", default=None, metavar="N",
-                    help="microphone: PortAudio device number, or part of its name (see --list-devices)")
+        "timeline of speech segments, as `serkit predict` gives for the whole recording. Reads the "
+        "default microphone (PortAudio), --device N another one, '-' raw 16-bit mono PCM from standard "
+        f"input (`{PIPE_HINT}`), or a FILE (as fast as possible, or at real-time pace with --realtime). "
+        "Stop with Ctrl-C.",
+    )
+    ls.add_argument(
+        "source",
+        nargs="?",
+        default=None,
+        metavar="SOURCE",
+        help="'-' for 16-bit little-endian PCM on standard input (a WAV header, as arecord writes, is "
+        "read too), or an audio file; none: the microphone",
+    )
+    ls.add_argument(
+        "--device",
+        default=None,
+        metavar="N",
+        help="microphone: PortAudio device number, or part of its name (see --list-devices)",
+    )
     ls.add_argument("--list-devices", action="store_true", help="list the microphones PortAudio sees, and exit")
-    ls.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                    help="sample rate of raw PCM on standard input (default: 16000; a WAV header's rate wins)")
-    ls.add_argument("--realtime", action="store_true", help="play FILE at real-time pace (default: as fast as possible)")
-    ls.add_argument("--format", default="text", choices=["text", "jsonl"],
-                    help="text: a line per hop for people; jsonl: one JSON object per hop, then the summary")
+    ls.add_argument(
+        "--sample-rate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="sample rate of raw PCM on standard input (default: 16000; a WAV header's rate wins)",
+    )
+    ls.add_argument(
+        "--realtime", action="store_true", help="play FILE at real-time pace (default: as fast as possible)"
+    )
+    ls.add_argument(
+        "--format",
+        default="text",
+        choices=["text", "jsonl"],
+        help="text: a line per hop for people; jsonl: one JSON object per hop, then the summary",
+    )
     add_predictor_options(ls)
-    ls.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                    help="below this top probability the label is 'uncertain'")
+    ls.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="below this top probability the label is 'uncertain'",
+    )
     hop, window, smooth = (STREAM_BOUNDS[k] for k in ("hop", "window", "smooth"))
-    ls.add_argument("--hop", type=float, default=DEFAULT_HOP, metavar="S",
-                    help=f"seconds between updates ({hop.low:g}-{hop.high:g})")
-    ls.add_argument("--window", type=float, default=DEFAULT_WINDOW, metavar="S",
-                    help="seconds of audio each update's label is predicted from, once they hold 1 s of speech "
-                         f"({window.low:g}-{window.high:g}, at least --hop)")
-    ls.add_argument("--smooth", type=int, default=DEFAULT_SMOOTH, metavar="N",
-                    help=f"the shown label averages the probabilities of the last N labelled hops "
-                         f"({smooth.low:g}-{smooth.high:g})")
+    ls.add_argument(
+        "--hop",
+        type=float,
+        default=DEFAULT_HOP,
+        metavar="S",
+        help=f"seconds between updates ({hop.low:g}-{hop.high:g})",
+    )
+    ls.add_argument(
+        "--window",
+        type=float,
+        default=DEFAULT_WINDOW,
+        metavar="S",
+        help="seconds of audio each update's label is predicted from, once they hold 1 s of speech "
+        f"({window.low:g}-{window.high:g}, at least --hop)",
+    )
+    ls.add_argument(
+        "--smooth",
+        type=int,
+        default=DEFAULT_SMOOTH,
+        metavar="N",
+        help=f"the shown label averages the probabilities of the last N labelled hops ({smooth.low:g}-{smooth.high:g})",
+    )
     ls.set_defaults(handler=cmd_listen)
 
 
@@ -76,12 +118,15 @@ def import_sounddevice() -> Any:
     try:
         import sounddevice
     except ImportError:
-        raise MissingExtraError("live", "the microphone (serkit listen)",
-                                f"or pip install sounddevice; or pipe audio in: {PIPE_HINT}") from None
+        raise MissingExtraError(
+            "live", "the microphone (serkit listen)", f"or pip install sounddevice; or pipe audio in: {PIPE_HINT}"
+        ) from None
     except OSError:  # the package is there, the PortAudio library is not
-        raise SerkitError("the microphone needs the PortAudio library, which is not installed: apt-get install "
-                          "libportaudio2 (Debian, Ubuntu), dnf install portaudio (Fedora), brew install portaudio "
-                          f"(macOS); or pipe audio in: {PIPE_HINT}") from None
+        raise SerkitError(
+            "the microphone needs the PortAudio library, which is not installed: apt-get install "
+            "libportaudio2 (Debian, Ubuntu), dnf install portaudio (Fedora), brew install portaudio "
+            f"(macOS); or pipe audio in: {PIPE_HINT}"
+        ) from None
     return sounddevice
 
 
@@ -142,11 +187,13 @@ def microphone(device: int | str | None, dropped: list[int]) -> tuple[int, Itera
         from serkit.errors import SerkitError
 
         try:
-            stream = sd.InputStream(device=device, channels=1, samplerate=rate, dtype="float32", blocksize=block,
-                                    callback=callback)
+            stream = sd.InputStream(
+                device=device, channels=1, samplerate=rate, dtype="float32", blocksize=block, callback=callback
+            )
         except (sd.PortAudioError, ValueError) as exc:
-            raise SerkitError(f"cannot open the microphone {info.get('name', device)!r}: {exc}; or pipe audio in: "
-                              f"{PIPE_HINT}") from None
+            raise SerkitError(
+                f"cannot open the microphone {info.get('name', device)!r}: {exc}; or pipe audio in: {PIPE_HINT}"
+            ) from None
         with stream:
             while True:
                 yield waiting.get()
@@ -163,8 +210,11 @@ def standard_input(sample_rate: int | None, stdin: Any) -> tuple[int, Iterator[n
     fmt, head = read_wav_header(read, name="<stdin>")
     rate = fmt.sample_rate if fmt is not None else (sample_rate or 16000)
     if fmt is not None and sample_rate is not None and sample_rate != fmt.sample_rate:
-        print(f"serkit: the WAV header on standard input says {fmt.sample_rate} Hz; --sample-rate {sample_rate} "
-              "is ignored", file=sys.stderr)
+        print(
+            f"serkit: the WAV header on standard input says {fmt.sample_rate} Hz; --sample-rate {sample_rate} "
+            "is ignored",
+            file=sys.stderr,
+        )
     channels = fmt.channels if fmt is not None else 1
     frame = PCM_BYTES * channels
     chunk = max(frame, int(rate * BLOCK_SECONDS) * frame)
@@ -185,8 +235,10 @@ def standard_input(sample_rate: int | None, stdin: Any) -> tuple[int, Iterator[n
             yield decode_pcm16(pending[:whole], name="<stdin>", channels=channels)
             pending = pending[whole:]
         if pending:
-            print(f"serkit: standard input ended inside a sample ({len(pending)} byte(s) left over, ignored)",
-                  file=sys.stderr)
+            print(
+                f"serkit: standard input ended inside a sample ({len(pending)} byte(s) left over, ignored)",
+                file=sys.stderr,
+            )
 
     return rate, blocks()
 
@@ -218,8 +270,10 @@ def update_line(update: Any) -> str:
         return f"{when}  -"
     if update.smoothed_label is None:
         return f"{when}  (speech: {update.speech_seconds:.1f} s heard, listening)"
-    return (f"{when}  {update.smoothed_label:10s} {update.smoothed_confidence:5.2f}   "
-            f"(last {update.speech_seconds:.1f} s of speech: {update.label} {update.confidence:.2f})")
+    return (
+        f"{when}  {update.smoothed_label:10s} {update.smoothed_confidence:5.2f}   "
+        f"(last {update.speech_seconds:.1f} s of speech: {update.label} {update.confidence:.2f})"
+    )
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -235,8 +289,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
     if args.realtime and (source is None or source == STDIN):
         raise SerkitError("--realtime paces a FILE; the microphone and standard input run at their own pace")
     if args.sample_rate is not None and source != STDIN:
-        raise SerkitError("--sample-rate describes raw PCM on standard input (SOURCE '-'); a file and the "
-                          "microphone give their own")
+        raise SerkitError(
+            "--sample-rate describes raw PCM on standard input (SOURCE '-'); a file and the microphone give their own"
+        )
     rate_option = {} if args.sample_rate is None else {"sample_rate": args.sample_rate}
     check_options(hop=args.hop, window=args.window, smooth=args.smooth, **rate_option)  # before anything starts
     # The source first: a missing file or microphone is reported before the model loads.
@@ -251,8 +306,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         rate, blocks = audio_file(source, realtime=args.realtime)
         name = source
     predictor = Predictor.load(args.model, min_confidence=args.min_confidence, backend=args.backend)
-    stream = StreamingPredictor(predictor, hop=args.hop, window=args.window, smooth=args.smooth, sample_rate=rate,
-                                name=name)
+    stream = StreamingPredictor(
+        predictor, hop=args.hop, window=args.window, smooth=args.smooth, sample_rate=rate, name=name
+    )
     jsonl = args.format == "jsonl"
     if source is None and not jsonl:
         print(f"serkit: listening ({rate} Hz); Ctrl-C to stop", file=sys.stderr)
@@ -264,14 +320,18 @@ def cmd_listen(args: argparse.Namespace) -> int:
         pass  # the way to stop the microphone: the summary follows
     summary = stream.close()
     if dropped[0]:
-        print(f"serkit: {dropped[0] / rate:.1f} s of microphone audio dropped: prediction fell behind real time",
-              file=sys.stderr)
+        print(
+            f"serkit: {dropped[0] / rate:.1f} s of microphone audio dropped: prediction fell behind real time",
+            file=sys.stderr,
+        )
     if jsonl:
         print(json.dumps(summary_message(summary)), flush=True)
     elif summary.error is None:
         n = len(summary.segments or ())
-        print(f"summary   {summary.label:10s} {summary.confidence:5.2f}   ({summary.duration or 0:.1f} s, {n} speech "
-              f"segment{'s' if n != 1 else ''})")
+        print(
+            f"summary   {summary.label:10s} {summary.confidence:5.2f}   ({summary.duration or 0:.1f} s, {n} speech "
+            f"segment{'s' if n != 1 else ''})"
+        )
         for seg in summary.segments or ():
             print(segment_line(seg))
     if summary.error is not None:

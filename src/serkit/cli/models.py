@@ -9,7 +9,9 @@ from serkit.cli.output import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    mp = sub.add_parser("models", help="list the models", formatter_class=Formatter, description="List the registered models.")
+    mp = sub.add_parser(
+        "models", help="list the models", formatter_class=Formatter, description="List the registered models."
+    )
     mp.set_defaults(handler=cmd_models)
 
 
@@ -20,4 +22,3 @@ def cmd_models(args: argparse.Namespace) -> int:
         options = ", ".join(f"{k}={v}" for k, v in spec.options.items())
         print(f"{spec.name:18s} {spec.family.name:8s} {spec.input:7s} {spec.description} [{options}]")
     return EXIT_OK
-

@@ -17,8 +17,14 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default is None or action.default is False or action.nargs == 0 \
-                or action.default == argparse.SUPPRESS or not action.option_strings:
+        if (
+            "%(default)" in text
+            or action.default is None
+            or action.default is False
+            or action.nargs == 0
+            or action.default == argparse.SUPPRESS
+            or not action.option_strings
+        ):
             return text
         return text + " (default: %(default)s)"
 
@@ -88,13 +94,15 @@ def add_run_options(p: argparse.ArgumentParser, *, folds: bool = True, only: Seq
         if not meta.get("cli") or (only is not None and f.name not in only) or (meta["folds_only"] and not folds):
             continue
         if f.type == "bool":  # flags: --no-cache sets True, --quiet turns progress off
-            p.add_argument(meta["cli"], dest=f.name, action="store_false" if f.default else "store_true",
-                           help=meta["help"])
+            p.add_argument(
+                meta["cli"], dest=f.name, action="store_false" if f.default else "store_true", help=meta["help"]
+            )
         else:
             kind = int if f.type in ("int", "int | None") else None
             extra: dict[str, Any] = {"type": kind} if kind else {}
-            p.add_argument(meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=meta["help"],
-                           **extra)
+            p.add_argument(
+                meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=meta["help"], **extra
+            )
 
 
 def run_from(args: argparse.Namespace):
@@ -103,7 +111,9 @@ def run_from(args: argparse.Namespace):
 
     from serkit.experiment import RunOptions
 
-    return RunOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunOptions) if hasattr(args, f.name)})
+    return RunOptions(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(RunOptions) if hasattr(args, f.name)}
+    )
 
 
 def add_predictor_options(p: argparse.ArgumentParser, *, backend: bool = True) -> None:
@@ -113,6 +123,10 @@ def add_predictor_options(p: argparse.ArgumentParser, *, backend: bool = True) -
     if backend:
         from serkit.backends import Backend
 
-        p.add_argument("--backend", default=Backend.AUTO.value, choices=[b.value for b in Backend],
-                       help="runtime: onnx runs the exported files without torch (needs `serkit export BUNDLE`); "
-                            "auto uses them when the bundle has them")
+        p.add_argument(
+            "--backend",
+            default=Backend.AUTO.value,
+            choices=[b.value for b in Backend],
+            help="runtime: onnx runs the exported files without torch (needs `serkit export BUNDLE`); "
+            "auto uses them when the bundle has them",
+        )

@@ -31,8 +31,9 @@ def emit(text: str, output: str | None) -> None:
 
 
 @contextlib.contextmanager
-def claim_output(output: str | None, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool,
-                 what: str) -> Iterator[None]:
+def claim_output(
+    output: str | None, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool, what: str
+) -> Iterator[None]:
     """Hold --output FILE for the command's run (a second writer is refused with this run's pid), after
     checking it is not one of the inputs and, if it exists, is serkit's own earlier output or --overwrite.
     Nothing to do when the output is stdout."""
@@ -79,8 +80,11 @@ def warn_skipped(skipped: Iterable[tuple[str, str]], *, total: int | None = None
     if not n:
         return
     first = f" (e.g. {items[0][0]}: {items[0][1]})" if items else ""
-    print(f"serkit: warning: {n} entr{'y' if n == 1 else 'ies'} of the data skipped{first}; "
-          "`serkit corpus scan PATH` lists them", file=sys.stderr)
+    print(
+        f"serkit: warning: {n} entr{'y' if n == 1 else 'ies'} of the data skipped{first}; "
+        "`serkit corpus scan PATH` lists them",
+        file=sys.stderr,
+    )
 
 
 def segment_line(segment: Any, *, indent: int = 4) -> str:

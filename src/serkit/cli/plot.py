@@ -8,28 +8,43 @@ from pathlib import Path
 from serkit.cli.options import Formatter
 from serkit.cli.output import EXIT_OK, claim_output
 
-
 OUTPUT_HELP = "image to write; never the input; an existing file is replaced only if serkit drew it, else --overwrite"
 OVERWRITE_HELP = "replace an existing --output even if serkit did not draw it (never the input)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pl = sub.add_parser("plot", help="plots: class distribution, audio, confusion matrix", formatter_class=Formatter,
-                        description="Draw the pictures SER projects show.")
+    pl = sub.add_parser(
+        "plot",
+        help="plots: class distribution, audio, confusion matrix",
+        formatter_class=Formatter,
+        description="Draw the pictures SER projects show.",
+    )
     plsub = pl.add_subparsers(dest="plot_command", metavar="KIND", required=True, help="which picture to draw")
-    pd_ = plsub.add_parser("distribution", help="class distribution of a corpus", formatter_class=Formatter,
-                           description="Bar chart of the emotions in a corpus.")
+    pd_ = plsub.add_parser(
+        "distribution",
+        help="class distribution of a corpus",
+        formatter_class=Formatter,
+        description="Bar chart of the emotions in a corpus.",
+    )
     pd_.add_argument("path", metavar="PATH", help="corpus folder or CSV manifest")
     pd_.add_argument("--corpus", default=None, metavar="NAME", help="reader (default: detected)")
     pd_.add_argument("--output", required=True, metavar="PNG", help=OUTPUT_HELP)
     pd_.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    pa = plsub.add_parser("audio", help="waveform, spectrogram and mel spectrogram of a file",
-                          formatter_class=Formatter, description="Waveform, spectrogram and mel spectrogram.")
+    pa = plsub.add_parser(
+        "audio",
+        help="waveform, spectrogram and mel spectrogram of a file",
+        formatter_class=Formatter,
+        description="Waveform, spectrogram and mel spectrogram.",
+    )
     pa.add_argument("path", metavar="FILE", help="audio file")
     pa.add_argument("--output", required=True, metavar="PNG", help=OUTPUT_HELP)
     pa.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    pc = plsub.add_parser("confusion", help="confusion matrix of an evaluation", formatter_class=Formatter,
-                          description="Confusion matrix from an evaluation's predictions.csv.")
+    pc = plsub.add_parser(
+        "confusion",
+        help="confusion matrix of an evaluation",
+        formatter_class=Formatter,
+        description="Confusion matrix from an evaluation's predictions.csv.",
+    )
     pc.add_argument("path", metavar="DIR_OR_CSV", help="evaluation folder or its predictions.csv")
     pc.add_argument("--output", required=True, metavar="PNG", help=OUTPUT_HELP)
     pc.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
@@ -79,4 +94,3 @@ def _plot(args: argparse.Namespace) -> int:
         plots.plot_confusion(confusion(df["true"], df["predicted"], labels), labels, Path(args.output), title=str(f))
     print(f"wrote {args.output}")
     return EXIT_OK
-

@@ -28,28 +28,54 @@ STREAMED = (Format.JSONL, Format.CSV)  # written line by line as results arrive:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pr = sub.add_parser("predict", help="predict the emotion of files, folders or globs", formatter_class=Formatter,
-                        description="Predict emotions. Audio longer than 10 s (or any, with --segment) is split on "
-                                    "speech and gets a per-segment timeline. Exit code 1 when some files failed.")
+    pr = sub.add_parser(
+        "predict",
+        help="predict the emotion of files, folders or globs",
+        formatter_class=Formatter,
+        description="Predict emotions. Audio longer than 10 s (or any, with --segment) is split on "
+        "speech and gets a per-segment timeline. Exit code 1 when some files failed.",
+    )
     pr.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (recursive) or globs")
     add_predictor_options(pr)
-    pr.add_argument("--format", default="table", choices=[f.value for f in Format],
-                    help="output format; jsonl and csv write each file's line as soon as its batch is done")
-    pr.add_argument("--output", default=None, metavar="FILE",
-                    help="write to FILE instead of stdout; never one of the inputs; an existing FILE is replaced "
-                         "only if it is serkit's own output of this format (with jsonl or csv: continued with "
-                         "--resume), anything else needs --overwrite")
-    pr.add_argument("--overwrite", action="store_true",
-                    help="replace an existing --output FILE even if serkit did not write it (never an input)")
-    pr.add_argument("--resume", action="store_true",
-                    help="continue an interrupted --format jsonl/csv --output FILE: predict only the files not in it "
-                         "yet and append them (a partial last line is dropped)")
+    pr.add_argument(
+        "--format",
+        default="table",
+        choices=[f.value for f in Format],
+        help="output format; jsonl and csv write each file's line as soon as its batch is done",
+    )
+    pr.add_argument(
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="write to FILE instead of stdout; never one of the inputs; an existing FILE is replaced "
+        "only if it is serkit's own output of this format (with jsonl or csv: continued with "
+        "--resume), anything else needs --overwrite",
+    )
+    pr.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output FILE even if serkit did not write it (never an input)",
+    )
+    pr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted --format jsonl/csv --output FILE: predict only the files not in it "
+        "yet and append them (a partial last line is dropped)",
+    )
     pr.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per file in the table")
-    pr.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                    help="below this top probability the label is 'uncertain'")
+    pr.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="below this top probability the label is 'uncertain'",
+    )
     pr.add_argument("--segment", action="store_true", help="segment every file on speech, however short")
-    pr.add_argument("--adapt", action="store_true",
-                    help="adapt the model on the files being predicted (at least 10; transductive, labelled so)")
+    pr.add_argument(
+        "--adapt",
+        action="store_true",
+        help="adapt the model on the files being predicted (at least 10; transductive, labelled so)",
+    )
     add_run_options(pr, only=("scheduler", "progress"))
 
     pr.set_defaults(handler=cmd_predict)
@@ -78,8 +104,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
     # jsonl and csv check what an existing file holds themselves (ResultLines): continued, refused or replaced.
     ours = (lambda head: True) if fmt in STREAMED else OURS[fmt]
-    with claim_output(args.output, inputs=[*files, *args.paths], ours=ours, overwrite=args.overwrite,
-                      what=f"serkit predict --format {fmt.value}"):
+    with claim_output(
+        args.output,
+        inputs=[*files, *args.paths],
+        ours=ours,
+        overwrite=args.overwrite,
+        what=f"serkit predict --format {fmt.value}",
+    ):
         return _predict(args, fmt, predictor, files, unreadable, run)
 
 
@@ -90,8 +121,9 @@ def _predict(args: argparse.Namespace, fmt: Format, predictor, files: list[str],
         return EXIT_PARTIAL if unreadable and code == EXIT_OK else code
     if args.adapt:
         predictor = _adapted(args, predictor, files, executor)
-    results = predictor.predict_files(files, progress=args.progress and len(files) > 1, segment=args.segment or None,
-                                      executor=executor)
+    results = predictor.predict_files(
+        files, progress=args.progress and len(files) > 1, segment=args.segment or None, executor=executor
+    )
     if fmt is Format.JSON:
         text = json.dumps([r.to_dict() for r in results], indent=2)
     else:
@@ -120,8 +152,11 @@ def _predict(args: argparse.Namespace, fmt: Format, predictor, files: list[str],
 def _adapted(args: argparse.Namespace, predictor, files: list[str], executor):
     predictor = predictor.adapt(files, progress=args.progress, executor=executor, transductive=True)
     a = predictor.bundle.adaptation or {}
-    print(f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
-          "depend on the whole batch", file=sys.stderr)
+    print(
+        f"serkit: adapted on the {a.get('files')} files being predicted (transductive): the predictions "
+        "depend on the whole batch",
+        file=sys.stderr,
+    )
     return predictor
 
 
@@ -133,27 +168,35 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
     labels = predictor.labels
     header = _csv_line(CSV_COLUMNS[:3] + [f"p_{c}" for c in labels] + CSV_COLUMNS[3:]) if fmt is Format.CSV else None
     keys = _csv_keys if fmt is Format.CSV else _jsonl_keys
-    with ResultLines(args.output, header=header, keys=keys, resume=args.resume, overwrite=args.overwrite,
-                     what=fmt.value) as out:
+    with ResultLines(
+        args.output, header=header, keys=keys, resume=args.resume, overwrite=args.overwrite, what=fmt.value
+    ) as out:
         if out.dropped_partial:
-            print(f"serkit: dropped the partial last line of {args.output} (the run was cut off while writing it)",
-                  file=sys.stderr)
+            print(
+                f"serkit: dropped the partial last line of {args.output} (the run was cut off while writing it)",
+                file=sys.stderr,
+            )
         todo = [f for f in dict.fromkeys(files) if f not in out.done]  # each input once, and none already there
         if out.done and todo and predictor.normalizer.per_batch:
-            raise SerkitError(f"{args.output}: this model normalises features (--normalize "
-                              f"{predictor.normalizer.kind}) over all the files predicted together; resuming would "
-                              "predict the rest with other statistics: predict into a new --output")
+            raise SerkitError(
+                f"{args.output}: this model normalises features (--normalize "
+                f"{predictor.normalizer.kind}) over all the files predicted together; resuming would "
+                "predict the rest with other statistics: predict into a new --output"
+            )
         if not todo:
             print(f"serkit: all {len(files)} files are already in {args.output}", file=sys.stderr)
             return EXIT_OK
         if out.done:
-            print(f"serkit: resuming: {len(files) - len(todo)} files already in {args.output}, {len(todo)} to "
-                  "predict", file=sys.stderr)
+            print(
+                f"serkit: resuming: {len(files) - len(todo)} files already in {args.output}, {len(todo)} to predict",
+                file=sys.stderr,
+            )
         if args.adapt:
             predictor = _adapted(args, predictor, files, executor)
         n_failed = 0
-        for r in predictor.iter_predictions(todo, progress=args.progress and len(todo) > 1,
-                                            segment=args.segment or None, executor=executor):
+        for r in predictor.iter_predictions(
+            todo, progress=args.progress and len(todo) > 1, segment=args.segment or None, executor=executor
+        ):
             out.write(json.dumps(r.to_dict()) if fmt is Format.JSONL else _csv_row(r, labels))
             if r.error:
                 n_failed += 1
@@ -165,11 +208,16 @@ def _predict_streamed(args: argparse.Namespace, fmt: Format, predictor, files: l
 
 # How an existing --output is recognised as predict's own earlier output of the same format (so it may be
 # replaced without --overwrite): the table's three line shapes, and the start of the JSON array.
-_TABLE_LINES = (re.compile(r"^.+  \S+ +\d+\.\d\d   \[[^\]]*\]$"), re.compile(r"^.+  ERROR .+$"),
-                re.compile(r"^ +-?\d+\.\d\d- *-?\d+\.\d\d s  \S+ +\d+\.\d\d$"))
+_TABLE_LINES = (
+    re.compile(r"^.+  \S+ +\d+\.\d\d   \[[^\]]*\]$"),
+    re.compile(r"^.+  ERROR .+$"),
+    re.compile(r"^ +-?\d+\.\d\d- *-?\d+\.\d\d s  \S+ +\d+\.\d\d$"),
+)
 _JSON_START = re.compile(rb'^\[(\]|\n  \{\n    "path": )')
-OURS = {Format.TABLE: lambda head: lines_match(head, *_TABLE_LINES),
-        Format.JSON: lambda head: bool(_JSON_START.match(head))}
+OURS = {
+    Format.TABLE: lambda head: lines_match(head, *_TABLE_LINES),
+    Format.JSON: lambda head: bool(_JSON_START.match(head)),
+}
 
 CSV_COLUMNS = ["path", "label", "confidence", "segments", "error"]  # the p_<class> columns go after confidence
 
@@ -185,9 +233,16 @@ def _csv_line(cells: list) -> str:
 
 def _csv_row(r, labels: list[str]) -> str:
     probs = r.probabilities or {}
-    return _csv_line([r.path, r.label or "", "" if r.confidence is None else f"{r.confidence:.4f}",
-                      *[f"{probs[c]:.4f}" if c in probs else "" for c in labels],
-                      len(r.segments) if r.segments else "", r.error or ""])
+    return _csv_line(
+        [
+            r.path,
+            r.label or "",
+            "" if r.confidence is None else f"{r.confidence:.4f}",
+            *[f"{probs[c]:.4f}" if c in probs else "" for c in labels],
+            len(r.segments) if r.segments else "",
+            r.error or "",
+        ]
+    )
 
 
 def _csv_keys(text: str) -> list[str]:

@@ -16,7 +16,21 @@ from serkit.corpora.registry import (
 )
 
 __all__ = [
-    "COLUMNS", "READERS", "Corpus", "CorpusInfo", "CorpusReader", "Dataset", "Recovered", "Skipped",
-    "corpus_info", "corpus_names", "detect", "get_reader", "load_dataset", "parse_data_spec", "read_manifest",
-    "register_corpus", "scan",
+    "COLUMNS",
+    "READERS",
+    "Corpus",
+    "CorpusInfo",
+    "CorpusReader",
+    "Dataset",
+    "Recovered",
+    "Skipped",
+    "corpus_info",
+    "corpus_names",
+    "detect",
+    "get_reader",
+    "load_dataset",
+    "parse_data_spec",
+    "read_manifest",
+    "register_corpus",
+    "scan",
 ]

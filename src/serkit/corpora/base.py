@@ -314,10 +314,16 @@ class CorpusReader(ABC):
         if speaker_folders == label_folders:
             taken = f"speaker {speaker} and emotion {emotion} from folder {'/'.join(speaker_folders)}"
         else:
-            taken = (f"speaker {speaker} from folder {'/'.join(speaker_folders)}, "
-                     f"emotion {emotion} from folder {'/'.join(label_folders)}")
-        fields = {"speaker": self.speaker_id(speaker), **self.speaker_fields(speaker),
-                  "label": label, "emotion": emotion}
+            taken = (
+                f"speaker {speaker} from folder {'/'.join(speaker_folders)}, "
+                f"emotion {emotion} from folder {'/'.join(label_folders)}"
+            )
+        fields = {
+            "speaker": self.speaker_id(speaker),
+            **self.speaker_fields(speaker),
+            "label": label,
+            "emotion": emotion,
+        }
         return fields, taken
 
     def matches(self, path: Path, root: Path) -> bool:
@@ -358,7 +364,9 @@ class CorpusReader(ABC):
             if fields is None:
                 fields, why = self.fields_from_folders(path, root)
                 if fields is None:
-                    skipped.append(Skipped(str(path), f"file name does not follow the {self.name} naming scheme; {why}"))
+                    skipped.append(
+                        Skipped(str(path), f"file name does not follow the {self.name} naming scheme; {why}")
+                    )
                     continue
                 taken = why
             reason = self.skip_reason(fields)

@@ -25,7 +25,9 @@ def _read(path: Path, *, name: str, check_audio: bool) -> Corpus:
         reader = csv.DictReader(fh)
         fields = [f.strip().lower() for f in (reader.fieldnames or [])]
         if "path" not in fields or "label" not in fields:
-            raise CorpusError(f"{path}: a manifest needs the columns path,label[,speaker]; found {','.join(fields) or 'none'}")
+            raise CorpusError(
+                f"{path}: a manifest needs the columns path,label[,speaker]; found {','.join(fields) or 'none'}"
+            )
         rows, skipped = [], []
         for i, raw in enumerate(reader, start=2):
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -42,14 +44,16 @@ def _read(path: Path, *, name: str, check_audio: bool) -> Corpus:
                 skipped.append(Skipped(str(audio_path), problem))
                 continue
             speaker = row.get("speaker") or None
-            rows.append({
-                "path": str(audio_path),
-                "corpus": name,
-                "speaker": f"{name}:{speaker}" if speaker else None,
-                "gender": row.get("gender") or None,
-                "language": row.get("language") or "",
-                "label": row["label"],
-                "emotion": emotion,
-                "duration": duration,
-            })
+            rows.append(
+                {
+                    "path": str(audio_path),
+                    "corpus": name,
+                    "speaker": f"{name}:{speaker}" if speaker else None,
+                    "gender": row.get("gender") or None,
+                    "language": row.get("language") or "",
+                    "label": row["label"],
+                    "emotion": emotion,
+                    "duration": duration,
+                }
+            )
     return Corpus(name, str(path), rows, skipped)

@@ -10,17 +10,25 @@ from serkit.corpora.base import CorpusInfo, CorpusReader
 from serkit.errors import CorpusError
 
 _RAVDESS_EMOTIONS = {
-    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
 }
 
 
 class Ravdess(CorpusReader):
-    info = CorpusInfo("ravdess",
-                      language="en",
-                      language_name="English",
-                      licence="RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "ravdess",
+        language="en",
+        language_name="English",
+        licence="RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018) — non-commercial, share-alike",
+        commercial_use=False,
+    )
     labels = _RAVDESS_EMOTIONS
     _re = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
     _actor_folder = re.compile(r"Actor_(\d\d)")
@@ -70,11 +78,13 @@ _CREMA_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 
 
 class CremaD(CorpusReader):
-    info = CorpusInfo("crema_d",
-                      language="en",
-                      language_name="English",
-                      licence="CREMA-D: Open Database License (ODbL) / Database Contents License",
-                      aliases=("cremad", "crema-d"))
+    info = CorpusInfo(
+        "crema_d",
+        language="en",
+        language_name="English",
+        licence="CREMA-D: Open Database License (ODbL) / Database Contents License",
+        aliases=("cremad", "crema-d"),
+    )
     labels = _CREMA_EMOTIONS
     _re = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})")
 
@@ -116,18 +126,25 @@ class CremaD(CorpusReader):
 
 
 _TESS_EMOTIONS = {
-    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
-    "neutral": "neutral", "ps": "surprised", "sad": "sad",
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "sad": "sad",
 }
 _TESS_AGE = {"OAF": 64, "YAF": 26}
 
 
 class Tess(CorpusReader):
-    info = CorpusInfo("tess",
-                      language="en",
-                      language_name="English",
-                      licence="TESS: CC BY-NC-ND 4.0 (University of Toronto)",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "tess",
+        language="en",
+        language_name="English",
+        licence="TESS: CC BY-NC-ND 4.0 (University of Toronto)",
+        commercial_use=False,
+    )
     labels = _TESS_EMOTIONS
     # Labels come from the file name: folder names vary between releases.
     _re = re.compile(r"(OAF|YAF)_(.+)_(angry|disgust|fear|happy|neutral|ps|sad)", re.IGNORECASE)
@@ -162,16 +179,26 @@ class Tess(CorpusReader):
         return {"speaker": m.group(1).upper(), "label": label} if label else {}
 
 
-_SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised"}
+_SAVEE_EMOTIONS = {
+    "a": "angry",
+    "d": "disgust",
+    "f": "fearful",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprised",
+}
 _SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
 
 
 class Savee(CorpusReader):
-    info = CorpusInfo("savee",
-                      language="en",
-                      language_name="English",
-                      licence="SAVEE: free for research use (Haq & Jackson, University of Surrey)",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "savee",
+        language="en",
+        language_name="English",
+        licence="SAVEE: free for research use (Haq & Jackson, University of Surrey)",
+        commercial_use=False,
+    )
     labels = _SAVEE_EMOTIONS
     _flat = re.compile(r"(DC|JE|JK|KL)_(a|d|f|h|n|sa|su)(\d\d)")
     _nested = re.compile(r"(a|d|f|h|n|sa|su)(\d\d)")
@@ -201,18 +228,28 @@ class Savee(CorpusReader):
         return {"speaker": folder} if folder in _SAVEE_SPEAKERS else super().folder_fields(folder)
 
 
-_EMODB_EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral"}
+_EMODB_EMOTIONS = {
+    "W": "angry",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fearful",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
+}
 _EMODB_MALE = {"03", "10", "11", "12", "15"}
 _EMODB_FEMALE = {"08", "09", "13", "14", "16"}
 
 
 class EmoDb(CorpusReader):
-    info = CorpusInfo("emodb",
-                      language="de",
-                      language_name="German",
-                      licence="EMO-DB: free for research use (TU Berlin)",
-                      commercial_use=False,
-                      aliases=("emo-db", "emo_db"))
+    info = CorpusInfo(
+        "emodb",
+        language="de",
+        language_name="German",
+        licence="EMO-DB: free for research use (TU Berlin)",
+        commercial_use=False,
+        aliases=("emo-db", "emo_db"),
+    )
     labels = _EMODB_EMOTIONS
     _re = re.compile(r"(03|08|09|10|11|12|13|14|15|16)(a0[12457]|b0[1239]|b10)([WLEAFTN])([a-z])")
 
@@ -234,15 +271,25 @@ class EmoDb(CorpusReader):
         return {"gender": "male" if raw in _EMODB_MALE else "female"}
 
 
-_EMOVO_EMOTIONS = {"dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "fearful", "rab": "angry", "sor": "surprised", "tri": "sad"}
+_EMOVO_EMOTIONS = {
+    "dis": "disgust",
+    "gio": "happy",
+    "neu": "neutral",
+    "pau": "fearful",
+    "rab": "angry",
+    "sor": "surprised",
+    "tri": "sad",
+}
 
 
 class Emovo(CorpusReader):
-    info = CorpusInfo("emovo",
-                      language="it",
-                      language_name="Italian",
-                      licence="EMOVO: research use (Costantini et al. 2014)",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "emovo",
+        language="it",
+        language_name="Italian",
+        licence="EMOVO: research use (Costantini et al. 2014)",
+        commercial_use=False,
+    )
     labels = _EMOVO_EMOTIONS
     _re = re.compile(r"(dis|gio|neu|pau|rab|sor|tri)-([fm][123])-(b[1-3]|d[12]|l[1-4]|n[1-5])")
     _speaker_folder = re.compile(r"[fm][123]")
@@ -271,11 +318,13 @@ _URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
 
 
 class Urdu(CorpusReader):
-    info = CorpusInfo("urdu",
-                      language="ur",
-                      language_name="Urdu",
-                      licence="URDU: research use (Latif et al. 2018)",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "urdu",
+        language="ur",
+        language_name="Urdu",
+        licence="URDU: research use (Latif et al. 2018)",
+        commercial_use=False,
+    )
     labels = _URDU_EMOTIONS
     _re = re.compile(r"S([MF])(\d+)_F(\d+)_([AHNS])(\d+)")
 
@@ -299,8 +348,12 @@ class Urdu(CorpusReader):
 
 
 _NEMO_EMOTIONS = {
-    "anger": "angry", "fear": "fearful", "happiness": "happy",
-    "neutral": "neutral", "sadness": "sad", "surprised": "surprised",
+    "anger": "angry",
+    "fear": "fearful",
+    "happiness": "happy",
+    "neutral": "neutral",
+    "sadness": "sad",
+    "surprised": "surprised",
 }
 _NEMO_SPEAKERS = ("EB0", "IC0", "KD0", "KS0", "MK0", "MP0", "SM0", "TP0", "WR0")
 _NEMO_COLUMNS = ("file_id", "speaker_id", "gender")  # the data.tsv columns the reader needs
@@ -310,11 +363,13 @@ _GENDERS = {"female": "female", "f": "female", "male": "male", "m": "male"}
 class Nemo(CorpusReader):
     """nEMO (Polish): `samples/EB0_anger_12.wav`; gender, age and sentence text from data.tsv."""
 
-    info = CorpusInfo("nemo",
-                      language="pl",
-                      language_name="Polish",
-                      licence="nEMO: CC BY-NC-SA 4.0 (Christop 2024) — non-commercial, share-alike",
-                      commercial_use=False)
+    info = CorpusInfo(
+        "nemo",
+        language="pl",
+        language_name="Polish",
+        licence="nEMO: CC BY-NC-SA 4.0 (Christop 2024) — non-commercial, share-alike",
+        commercial_use=False,
+    )
     labels = _NEMO_EMOTIONS
     _re = re.compile(r"(EB0|IC0|KD0|KS0|MK0|MP0|SM0|TP0|WR0)_(anger|fear|happiness|neutral|sadness|surprised)_(\d+)")
 
@@ -337,8 +392,10 @@ class Nemo(CorpusReader):
                 reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
                 found = [f.strip() for f in reader.fieldnames or []]
                 if not set(_NEMO_COLUMNS) <= set(found):
-                    raise CorpusError(f"{path}: not nEMO's data.tsv (needs the tab-separated columns "
-                                      f"{', '.join(_NEMO_COLUMNS)}; found {', '.join(found) or 'none'})")
+                    raise CorpusError(
+                        f"{path}: not nEMO's data.tsv (needs the tab-separated columns "
+                        f"{', '.join(_NEMO_COLUMNS)}; found {', '.join(found) or 'none'})"
+                    )
                 for raw in reader:
                     row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
                     speaker = row["speaker_id"]  # padded with spaces in the release

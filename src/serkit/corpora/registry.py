@@ -85,8 +85,10 @@ def detect(root: str | Path) -> str:
             best, best_share = name, share
     if best_share < 0.5:
         raise CorpusError(
-            f"{root}: cannot tell which corpus this is ({best_share:.0%} of names fit the best guess, {best or 'none'}); "
-            f"pass corpus as one of: {', '.join(corpus_names())}", params=("corpus",)
+            f"{root}: cannot tell which corpus this is "
+            f"({best_share:.0%} of names fit the best guess, {best or 'none'}); "
+            f"pass corpus as one of: {', '.join(corpus_names())}",
+            params=("corpus",),
         )
     return best
 
@@ -150,9 +152,7 @@ def parse_data_spec(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
-def load_dataset(
-    specs: Sequence[str], *, labels: str = "union", check_audio: bool = True
-) -> Dataset:
+def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bool = True) -> Dataset:
     """Scan and merge corpora onto one label set, as evaluation and training read them.
 
     Needs the ``train`` extra (pandas). A file given twice is read once.
@@ -186,8 +186,9 @@ def load_dataset(
     for c in corpora:
         seen[c.name] = seen.get(c.name, 0) + 1
         domains.append(c.name if seen[c.name] == 1 else f"{c.name}#{seen[c.name]}")
-    table = pd.concat([c.table.assign(domain=d) for c, d in zip(corpora, domains, strict=True)],
-                      ignore_index=True, sort=False)
+    table = pd.concat(
+        [c.table.assign(domain=d) for c, d in zip(corpora, domains, strict=True)], ignore_index=True, sort=False
+    )
     import os
 
     real = table["path"].map(os.path.realpath)

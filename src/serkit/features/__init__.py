@@ -20,7 +20,11 @@ def _spectral(name: str):
     def load():
         from serkit.features import spectral
 
-        return {"spectral_stats": spectral.SpectralStats, "mfcc_matrix": spectral.MfccMatrix, "logmel": spectral.LogMel}[name]
+        return {
+            "spectral_stats": spectral.SpectralStats,
+            "mfcc_matrix": spectral.MfccMatrix,
+            "logmel": spectral.LogMel,
+        }[name]
 
     return load
 
@@ -50,7 +54,17 @@ register("compare", _compare)
 register("whisper_encoder", _whisper)
 
 __all__ = [
-    "EXTRACTORS", "FEATURE_VERSION", "ExtractionResult", "FeatureCache", "FeatureConfig", "FeatureExtractor", "FeatureKind",
-    "Variant", "default_cache_dir", "extract_features", "feature_names", "get_extractor",
+    "EXTRACTORS",
+    "FEATURE_VERSION",
+    "ExtractionResult",
+    "FeatureCache",
+    "FeatureConfig",
+    "FeatureExtractor",
+    "FeatureKind",
+    "Variant",
+    "default_cache_dir",
+    "extract_features",
+    "feature_names",
+    "get_extractor",
     "register",
 ]

@@ -18,11 +18,14 @@ def check_compatible(model: str, model_input: str, feature_names: Sequence[str],
 
             # every registered 2-D feature, not only among the chosen ones (none of which fits)
             matrix = [n for n in registered() if get_extractor(n).kind.value == "matrix"]
-            raise ConfigError(f"model {model!r} reads one 2-D feature; got {'+'.join(feature_names)}; use one of: {', '.join(matrix)}")
+            raise ConfigError(
+                f"model {model!r} reads one 2-D feature; got {'+'.join(feature_names)}; use one of: {', '.join(matrix)}"
+            )
     elif model_input == "states":
         if len(feature_names) != 1 or kinds[feature_names[0]] != "states":
-            raise ConfigError(f"model {model!r} reads stacked encoder states; use features='whisper_encoder'",
-                              params=("features",))
+            raise ConfigError(
+                f"model {model!r} reads stacked encoder states; use features='whisper_encoder'", params=("features",)
+            )
 
 
 def assemble(model_input: str, parts: Sequence[np.ndarray]) -> np.ndarray:

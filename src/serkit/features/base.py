@@ -158,8 +158,10 @@ class FeatureExtractor(ABC):
         Returns:
             Option name -> value, as bundles save it and `get_extractor` reads it back.
         """
-        return {k: (v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self.config).items()}
+        return {
+            k: (v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(self.config).items()
+        }
 
     # -- capabilities: what an extractor can do beyond extract(); the defaults say "nothing more" ----
     def export_onnx(self, folder: Any) -> list[str]:

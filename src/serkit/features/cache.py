@@ -63,8 +63,9 @@ class FeatureCache:
             return {}
         try:
             index = json.loads(raw)
-            if isinstance(index, dict) and all(isinstance(k, str) and isinstance(v, str) and _DIGEST.fullmatch(v)
-                                               for k, v in index.items()):
+            if isinstance(index, dict) and all(
+                isinstance(k, str) and isinstance(v, str) and _DIGEST.fullmatch(v) for k, v in index.items()
+            ):
                 return index
             why = "not a map of file keys to sha256 digests"
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -122,15 +122,17 @@ def _compute_with(path: str, variant: Variant | None, extractors: Sequence[Featu
     return out
 
 
-def _work(batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple, str | None]]
-          ) -> list[tuple[int, Any]]:
+def _work(
+    batch: list[tuple[int, str, Variant | None]], specs: list[tuple[str, tuple, str | None]]
+) -> list[tuple[int, Any]]:
     """One batch on a worker: extractors rebuilt from their specs once per process (cached), then reused."""
     limit_threads()
     return _work_with(batch, [_extractor(*spec) for spec in specs])
 
 
-def _work_with(batch: list[tuple[int, str, Variant | None]], extractors: Sequence[FeatureExtractor]
-               ) -> list[tuple[int, Any]]:
+def _work_with(
+    batch: list[tuple[int, str, Variant | None]], extractors: Sequence[FeatureExtractor]
+) -> list[tuple[int, Any]]:
     """(index, features) per item, or (index, reason) for a file that cannot be used: never a failed batch."""
     out: list[tuple[int, Any]] = []
     for idx, path, variant in batch:

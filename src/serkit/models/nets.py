@@ -34,7 +34,13 @@ class CnnMfcc(nn.Module):
         channels = 1
         h, w = input_shape
         for _ in range(4):
-            blocks += [nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(dropout)]
+            blocks += [
+                nn.Conv2d(channels, 32, 3, padding=1),
+                nn.BatchNorm2d(32),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Dropout(dropout),
+            ]
             channels = 32
             h, w = h // 2, w // 2
         self.features = nn.Sequential(*blocks)

@@ -60,7 +60,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         else:
             from sklearn.model_selection import StratifiedShuffleSplit
 
-            splitter = StratifiedShuffleSplit(n_splits=1, test_size=self.validation_fraction, random_state=self.random_state)
+            splitter = StratifiedShuffleSplit(
+                n_splits=1, test_size=self.validation_fraction, random_state=self.random_state
+            )
             try:
                 train, val = next(splitter.split(idx, y))
             except ValueError:

@@ -65,7 +65,9 @@ class ModelSpec:
             try:
                 typed = type(default)(value) if not isinstance(value, bool) else value
             except (TypeError, ValueError):
-                raise ConfigError(f"{self.name} option {key} must be a {type(default).__name__}, got {value!r}") from None
+                raise ConfigError(
+                    f"{self.name} option {key} must be a {type(default).__name__}, got {value!r}"
+                ) from None
             option_bound(fields[key]).check(f"{self.name} option {key}", typed)
             out[key] = typed
         return out
@@ -111,7 +113,9 @@ def _rf(random_state: int = 0, **kw: Any):
     from sklearn.ensemble import RandomForestClassifier
 
     o = ForestOptions(**kw)
-    return RandomForestClassifier(n_estimators=o.n_estimators, class_weight="balanced", n_jobs=1, random_state=random_state)
+    return RandomForestClassifier(
+        n_estimators=o.n_estimators, class_weight="balanced", n_jobs=1, random_state=random_state
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +129,16 @@ def _gb(random_state: int = 0, **kw: Any):
 
     o = BoostingOptions(**kw)
     return LGBMClassifier(
-        n_estimators=o.n_estimators, learning_rate=o.learning_rate, num_leaves=15, subsample=0.8, subsample_freq=1,
-        colsample_bytree=0.5, class_weight="balanced", n_jobs=1, random_state=random_state, verbose=-1,
+        n_estimators=o.n_estimators,
+        learning_rate=o.learning_rate,
+        num_leaves=15,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.5,
+        class_weight="balanced",
+        n_jobs=1,
+        random_state=random_state,
+        verbose=-1,
     )
 
 
@@ -156,17 +168,30 @@ def register_model(spec: ModelSpec, *, replace: bool = False) -> None:
 
 
 for _spec in [
-    ModelSpec("cnn_mfcc", TORCH, "matrix", _torch("cnn_mfcc"), "seed CNN on the normalised 25x216 MFCC matrix",
-              TorchOptions),
-    ModelSpec("cnn_features", TORCH, "vector", _torch("cnn_features"), "seed 1-D CNN over a feature vector",
-              TorchOptions),
+    ModelSpec(
+        "cnn_mfcc", TORCH, "matrix", _torch("cnn_mfcc"), "seed CNN on the normalised 25x216 MFCC matrix", TorchOptions
+    ),
+    ModelSpec(
+        "cnn_features", TORCH, "vector", _torch("cnn_features"), "seed 1-D CNN over a feature vector", TorchOptions
+    ),
     ModelSpec("mlp", TORCH, "vector", _torch("mlp"), "MLP 256-128 with dropout", TorchOptions),
-    ModelSpec("mlp_bn", TORCH, "vector", _torch("mlp_bn"), "3 x 50 units with batch-norm (EMO-DB seed)",
-              TorchOptions),
-    ModelSpec("mlp_bn_dropout", TORCH, "vector", _torch("mlp_bn_dropout"), "3 x 50 units, batch-norm and dropout",
-              TorchOptions),
-    ModelSpec("layer_head", TORCH, "states", _torch("layer_head"), "learned weighted sum of encoder layers + MLP",
-              TorchOptions),
+    ModelSpec("mlp_bn", TORCH, "vector", _torch("mlp_bn"), "3 x 50 units with batch-norm (EMO-DB seed)", TorchOptions),
+    ModelSpec(
+        "mlp_bn_dropout",
+        TORCH,
+        "vector",
+        _torch("mlp_bn_dropout"),
+        "3 x 50 units, batch-norm and dropout",
+        TorchOptions,
+    ),
+    ModelSpec(
+        "layer_head",
+        TORCH,
+        "states",
+        _torch("layer_head"),
+        "learned weighted sum of encoder layers + MLP",
+        TorchOptions,
+    ),
     ModelSpec("logreg", SKLEARN, "vector", _logreg, "standardised logistic regression", LogRegOptions),
     ModelSpec("svm", SKLEARN, "vector", _svm, "standardised RBF SVM", SvmOptions),
     ModelSpec("random_forest", SKLEARN, "vector", _rf, "random forest, 300 trees", ForestOptions),

@@ -70,7 +70,8 @@ def create_app(
         description=(
             "Speech emotion recognition. Upload a speech recording (wav, flac, ogg, aiff or mp3; "
             f"up to {settings.max_upload_mb:g} MB) to `/api/predict`. The model predicts *acted* emotions "
-            "(the languages it was trained on are in `/api/model`, with its card, metrics and licence). Live: a WebSocket at "
+            "(the languages it was trained on are in `/api/model`, with its card, metrics and licence). "
+            "Live: a WebSocket at "
             "`/api/stream` takes 16-bit PCM and answers with an update every half second and a final timeline "
             "(protocol: the Live page of the documentation, docs/live.md)."
         ),
@@ -86,8 +87,13 @@ def create_app(
     if settings.allowed_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_methods=["GET", "POST"],
-                           expose_headers=["Retry-After"], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     if settings.allowed_hosts is not None:
         app.add_middleware(HostGuard, allowed=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders)
@@ -98,7 +104,9 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,9 +138,15 @@ def uvicorn_config(app: FastAPI, *, host: str, port: int, settings: ServerSettin
     import uvicorn
 
     # uvicorn annotates timeout_keep_alive as int, but only hands it to loop.call_later, which takes seconds as a float.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
-                          timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
-                          ws_max_size=2 * settings.max_message_bytes)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
+        ws_max_size=2 * settings.max_message_bytes,
+    )
 
 
 def run(
@@ -166,6 +180,9 @@ def run(
             host,
         )
     if host in WILDCARD_BINDS and set(settings.allowed_hosts or ()) <= set(LOOPBACK_HOSTS):
-        logger.warning("listening on all interfaces, but only requests for %s are accepted: pass --allowed-hosts "
-                       "with the names or addresses clients use", ", ".join(LOOPBACK_HOSTS))
+        logger.warning(
+            "listening on all interfaces, but only requests for %s are accepted: pass --allowed-hosts "
+            "with the names or addresses clients use",
+            ", ".join(LOOPBACK_HOSTS),
+        )
     uvicorn.Server(uvicorn_config(app, host=host, port=port, settings=settings, log_level=log_level)).run()

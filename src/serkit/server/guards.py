@@ -4,7 +4,8 @@
 * ``HostGuard``: only configured Host names (DNS rebinding: a page of evil.example whose name
   later resolves to 127.0.0.1 sends ``Host: evil.example``) -> 400.
 * ``OriginGuard``: a browser request that changes state (POST), or opens a WebSocket (the live
-  stream), from a page of another origin is refused with 403 before its body is read. Browsers send ``multipart/form-data`` posts
+  stream), from a page of another origin is refused with 403 before its body is read. Browsers send
+  ``multipart/form-data`` posts
   across origins without a CORS preflight, so CORS response headers alone would not stop the
   upload from being processed. Requests without ``Origin`` (curl, scripts) are not browsers'
   cross-site requests and pass.
@@ -94,8 +95,11 @@ class HostGuard:
         if not host_allowed(host, self.allowed):
             logger.info("refused Host %r (allowed: %s)", raw, ", ".join(self.allowed))
             shown = (raw or "")[:100]
-            message = (f"host {shown!r} is not served here; the server's --allowed-hosts must list it"
-                       if raw else "request without a Host header")
+            message = (
+                f"host {shown!r} is not served here; the server's --allowed-hosts must list it"
+                if raw
+                else "request without a Host header"
+            )
             await error_response(400, message)(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -135,8 +139,10 @@ class OriginGuard:
         if origin is not None and not self.same_origin(scope, origin):
             method = scope.get("method", "WebSocket")
             logger.info("refused cross-origin %s %s from %r", method, scope.get("path"), origin)
-            message = (f"cross-origin request refused: origin {origin[:100]!r} is not this server's; "
-                       "the server's --allowed-origins must list it")
+            message = (
+                f"cross-origin request refused: origin {origin[:100]!r} is not this server's; "
+                "the server's --allowed-origins must list it"
+            )
             await error_response(403, message)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -110,8 +110,10 @@ class AdmissionLimit:
             return
         gate = self.admission
         if not gate.try_enter():
-            message = (f"server busy: {gate.in_flight} requests in progress (limit {gate.max_concurrent}); "
-                       f"retry after {RETRY_AFTER_SECONDS} s")
+            message = (
+                f"server busy: {gate.in_flight} requests in progress (limit {gate.max_concurrent}); "
+                f"retry after {RETRY_AFTER_SECONDS} s"
+            )
             await error_response(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})(scope, receive, send)
             return
         status = 500  # unless a response starts: an exception escaping the app is a server failure

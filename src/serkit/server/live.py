@@ -100,8 +100,9 @@ async def live_stream(ws: WebSocket, *, holder: PredictorHolder, settings: Serve
     await ws.accept()
     if not slots.try_open():
         logger.info("live stream refused: %d open (limit %d)", slots.open, slots.limit)
-        await close(ws, Close.BUSY, f"server busy: {slots.open} live streams are open (limit {slots.limit}); "
-                                    "try again later")
+        await close(
+            ws, Close.BUSY, f"server busy: {slots.open} live streams are open (limit {slots.limit}); try again later"
+        )
         return
     try:
         await Session(ws, holder=holder, settings=settings).run()
@@ -138,9 +139,15 @@ class Session:
         except SerkitError as exc:  # a model that cannot stream (e.g. one that normalises per speaker)
             await close(ws, Close.INTERNAL, str(exc))
             return
-        ready = {"type": Message.READY.value, **defaults.describe(), "encoding": ENCODING,
-                 "max_seconds": settings.max_stream_seconds, "max_message_bytes": settings.max_message_bytes,
-                 "max_lead": settings.max_stream_lead, "max_messages": settings.max_stream_messages}
+        ready = {
+            "type": Message.READY.value,
+            **defaults.describe(),
+            "encoding": ENCODING,
+            "max_seconds": settings.max_stream_seconds,
+            "max_message_bytes": settings.max_message_bytes,
+            "max_lead": settings.max_stream_lead,
+            "max_messages": settings.max_stream_messages,
+        }
         if not await send(ws, ready):
             return
         deadline = anyio.current_time() + settings.max_stream_seconds
@@ -184,9 +191,12 @@ class Session:
         self.tokens = min(self.burst, self.tokens + (now - self.refilled) * rate)
         self.refilled = now
         if self.tokens < 1:
-            raise StreamEnd(Close.POLICY, f"more than {rate:g} messages a second (after a burst of {self.burst:g}): "
-                                          "send fewer, larger messages (20-500 ms of audio each); the stream is "
-                                          "refused, not queued")
+            raise StreamEnd(
+                Close.POLICY,
+                f"more than {rate:g} messages a second (after a burst of {self.burst:g}): "
+                "send fewer, larger messages (20-500 ms of audio each); the stream is "
+                "refused, not queued",
+            )
         self.tokens -= 1
 
     async def control(self, text: str) -> bool:
@@ -205,17 +215,26 @@ class Session:
             self.stream = self.open_stream(body)
             return True
         if kind is not None:
-            raise StreamEnd(Close.INVALID, f"unknown message type {str(kind)[:40]!r}; valid: "
-                                           f"{Message.START.value!r} (first), {Message.STOP.value!r}")
+            raise StreamEnd(
+                Close.INVALID,
+                f"unknown message type {str(kind)[:40]!r}; valid: "
+                f"{Message.START.value!r} (first), {Message.STOP.value!r}",
+            )
         shown = text[:60] + ("..." if len(text) > 60 else "")
-        raise StreamEnd(Close.UNSUPPORTED, f"text message {shown!r} where audio was expected: send 16-bit PCM as "
-                                           'binary messages, and {"type": "stop"} at the end')
+        raise StreamEnd(
+            Close.UNSUPPORTED,
+            f"text message {shown!r} where audio was expected: send 16-bit PCM as "
+            'binary messages, and {"type": "stop"} at the end',
+        )
 
     def open_stream(self, body: dict[str, Any]) -> StreamingPredictor:
         unknown = sorted(set(body) - START_FIELDS)
         if unknown:
-            raise StreamEnd(Close.INVALID, f"unknown field(s) {', '.join(map(repr, unknown))} in the start message; "
-                                           f"valid: {', '.join(sorted(START_FIELDS))}")
+            raise StreamEnd(
+                Close.INVALID,
+                f"unknown field(s) {', '.join(map(repr, unknown))} in the start message; "
+                f"valid: {', '.join(sorted(START_FIELDS))}",
+            )
         encoding = body.get("encoding", ENCODING)
         if encoding != ENCODING:
             raise StreamEnd(Close.INVALID, f"encoding {encoding!r} is not supported; valid: {ENCODING!r}")
@@ -234,19 +253,25 @@ class Session:
         """A binary message of PCM; False when the stream is over."""
         settings = self.settings
         if len(data) > settings.max_message_bytes:
-            raise StreamEnd(Close.TOO_BIG, f"message of {len(data)} bytes: the limit is "
-                                           f"{settings.max_message_bytes} bytes (send smaller chunks)")
+            raise StreamEnd(
+                Close.TOO_BIG,
+                f"message of {len(data)} bytes: the limit is {settings.max_message_bytes} bytes (send smaller chunks)",
+            )
         if self.stream is None:
             self.stream = StreamingPredictor(self.predictor, name=STREAM_NAME)
         first = self.first_audio_at is None
         if first:
             kind = sniff_container(data)
             if kind is not None:
-                raise StreamEnd(Close.UNSUPPORTED, f"the audio is a {kind} file, not raw PCM: send 16-bit "
-                                                   "little-endian mono PCM samples (POST /api/predict takes files)")
+                raise StreamEnd(
+                    Close.UNSUPPORTED,
+                    f"the audio is a {kind} file, not raw PCM: send 16-bit "
+                    "little-endian mono PCM samples (POST /api/predict takes files)",
+                )
         if len(data) % 2:
-            raise StreamEnd(Close.INVALID, f"message of {len(data)} bytes is not a whole number of 16-bit samples "
-                                           "(2 bytes each)")
+            raise StreamEnd(
+                Close.INVALID, f"message of {len(data)} bytes is not a whole number of 16-bit samples (2 bytes each)"
+            )
         samples = decode_pcm16(data, name=STREAM_NAME)
         now = anyio.current_time()
         if first:
@@ -258,9 +283,12 @@ class Session:
         self.samples += len(samples)
         ahead = self.samples / rate - (now - (self.first_audio_at or now))
         if ahead > settings.max_stream_lead:
-            raise StreamEnd(Close.POLICY, f"audio arrives faster than real time ({self.samples / rate:.1f} s of "
-                                          f"audio in {now - (self.first_audio_at or now):.1f} s; at most "
-                                          f"{settings.max_stream_lead:g} s ahead): the stream is refused, not queued")
+            raise StreamEnd(
+                Close.POLICY,
+                f"audio arrives faster than real time ({self.samples / rate:.1f} s of "
+                f"audio in {now - (self.first_audio_at or now):.1f} s; at most "
+                f"{settings.max_stream_lead:g} s ahead): the stream is refused, not queued",
+            )
         if len(samples):
             self.gathered.append(samples)
             self.gathered_samples += len(samples)

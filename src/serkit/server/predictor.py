@@ -74,8 +74,10 @@ def load_for_serving(model_path: str | Path | None) -> Any:
         raise BundleError(f"{model_path or 'default model'}: loads, but cannot predict: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any failure here means: do not start serving this model
         detail = str(exc).splitlines()[0] if str(exc) else ""
-        raise BundleError(f"{model_path or 'default model'}: loads, but cannot predict: "
-                          f"{type(exc).__name__}{': ' + detail if detail else ''}") from None
+        raise BundleError(
+            f"{model_path or 'default model'}: loads, but cannot predict: "
+            f"{type(exc).__name__}{': ' + detail if detail else ''}"
+        ) from None
     return predictor
 
 
@@ -104,7 +106,9 @@ class PredictorHolder:
             return await run_in_threadpool(self.load)
         except SerkitError as exc:
             logger.error("model could not be loaded: %s", exc)
-            raise ApiError(503, f"model {model_label(self.model_path)} could not be loaded (see the server log)") from None
+            raise ApiError(
+                503, f"model {model_label(self.model_path)} could not be loaded (see the server log)"
+            ) from None
 
     async def describe(self) -> dict[str, Any]:
         predictor = await self.get()

@@ -71,8 +71,10 @@ def parse_hosts(items: Iterable[str]) -> tuple[str, ...]:
         host = normalise_host(item)
         bare = host[2:] if host.startswith("*.") else host
         if not bare or any(ch in item for ch in "/@ ?#") or "*" in bare:
-            raise ConfigError(f"allowed host {item!r}: give a host name or address without scheme or path "
-                              "(e.g. localhost, 192.168.1.5, *.example.org, or * for any)")
+            raise ConfigError(
+                f"allowed host {item!r}: give a host name or address without scheme or path "
+                "(e.g. localhost, 192.168.1.5, *.example.org, or * for any)"
+            )
         out.append(host)
     if not out:
         raise ConfigError("allowed hosts: the list is empty (give at least one host name, or *)")

@@ -171,7 +171,9 @@ async def read_upload(
             raise ApiError(408, f"upload timed out: {reason}", headers={"Connection": "close"})
         parser.finalize()
     except MultipartParseError as exc:
-        raise ApiError(400, f"malformed multipart body: {str(exc).splitlines()[0] if str(exc) else 'parse error'}") from None
+        raise ApiError(
+            400, f"malformed multipart body: {str(exc).splitlines()[0] if str(exc) else 'parse error'}"
+        ) from None
     except ClientDisconnect:
         raise ApiError(400, "the client disconnected during the upload") from None
 
