@@ -136,12 +136,21 @@ class OutputError(SerkitError):
 
 
 class OutputBusyError(OutputError):
-    """An output another serkit run is writing at this moment: refused, never interleaved."""
+    """An output another serkit run is writing at this moment: refused, never interleaved.
+
+    Args:
+        path: The output being written (a file or a folder).
+        pid: The process holding its lock, when known.
+
+    Attributes:
+        path: The output, as text.
+        pid: The holder's process id, or None.
+    """
 
     def __init__(self, path: str | Path, pid: int | None) -> None:
         self.path = str(path)
         self.pid = pid
         who = f"pid {pid}" if pid else "another process"
         super().__init__(
-            f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose another --output"
+            f"{path}: another serkit run ({who}) is writing it; wait for it to finish or choose another output"
         )
