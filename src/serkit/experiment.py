@@ -636,6 +636,19 @@ class RunOptions:
 
         return connect(self.scheduler, announce=self.progress)
 
+    def extraction(self) -> dict[str, Any]:
+        """The keyword arguments every `extract_features` call of this run takes: its cache, local workers,
+        executor and progress, each made once here (one scheduler connection, one cache) and shared.
+
+        Returns:
+            ``cache``, ``workers``, ``executor`` and ``progress``, for `serkit.features.extract_features`.
+
+        Raises:
+            SerkitError: the scheduler cannot be reached in time.
+            MissingExtraError: `scheduler` is set and the ``dask`` extra is not installed.
+        """
+        return {"cache": self.cache(), "workers": self.workers, "executor": self.pool(), "progress": self.progress}
+
 
 def iter_cli_fields(*, command: str) -> Iterable[dataclasses.Field]:
     """The config fields a CLI command exposes (train has one model and no adaptation sample)."""

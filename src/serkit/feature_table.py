@@ -61,11 +61,8 @@ class FeatureTable:
 
         extractors = config.extractors()
         paths = table["path"].tolist()
-        cache = run.cache()
-        pool = run.pool()
-        res = extract_features(
-            paths, extractors, cache=cache, workers=run.workers, executor=pool, progress=run.progress, desc="features"
-        )
+        how = run.extraction()
+        res = extract_features(paths, extractors, **how, desc="features")
         self.skipped = [(paths[i], reason) for i, reason in sorted(res.failed.items())]
         keep = [i for i in range(len(paths)) if i not in res.failed]
         self.table = table.iloc[keep].reset_index(drop=True)
@@ -77,14 +74,7 @@ class FeatureTable:
             for c in range(config.augment_copies):
                 variants = [Variant(augment, c, config.seed)] * len(kept)
                 ares = extract_features(
-                    kept,
-                    extractors,
-                    cache=cache,
-                    workers=run.workers,
-                    executor=pool,
-                    progress=run.progress,
-                    variants=variants,
-                    desc=f"augmented copy {c + 1}/{config.augment_copies}",
+                    kept, extractors, **how, variants=variants, desc=f"augmented copy {c + 1}/{config.augment_copies}"
                 )
                 if ares.failed:
                     i, reason = next(iter(ares.failed.items()))

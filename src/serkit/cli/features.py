@@ -52,19 +52,11 @@ def cmd_features_extract(args: argparse.Namespace) -> int:
     run = run_from(args)
     ds = load_dataset(args.data, labels=args.labels)
     warn_skipped([(s.path, s.reason) for c in ds.corpora for s in c.skipped])
-    cache = run.cache()
-    pool = run.pool()
+    how = run.extraction()
+    cache = how["cache"]
     t0 = time.perf_counter()
     # keep=False: the features go to the cache only, so memory stays flat however large the data.
-    res = extract_features(
-        ds.table["path"].tolist(),
-        extractors,
-        cache=cache,
-        workers=run.workers,
-        executor=pool,
-        progress=run.progress,
-        keep=False,
-    )
+    res = extract_features(ds.table["path"].tolist(), extractors, **how, keep=False)
     secs = time.perf_counter() - t0
     print(
         f"{len(ds.table)} files, features {', '.join(names)}: {res.computed} computed, {res.from_cache} from cache, "
