@@ -68,7 +68,7 @@ def latency(predictor, clips: list[bytes], label: str) -> None:
             feats.append(ex.extract(s))
             times.append(time.perf_counter() - a)
         t2 = time.perf_counter()
-        predictor._proba([feats])
+        predictor.probabilities([feats])
         t3 = time.perf_counter()
         if i < len(clips) // 4:
             continue  # warm-up
