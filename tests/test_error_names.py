@@ -65,3 +65,68 @@ def test_cli_messages_read_as_before(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("serkit: error: ") and message in err and len(err.splitlines()) == 1, err
+
+
+def test_every_error_comes_back_whole_from_a_worker_process():
+    """An error raised in a pool or Dask worker is pickled back: it must keep its class, message and attributes
+    whatever its constructor takes (AudioError, UnknownNameError and OutputBusyError once failed to unpickle)."""
+    import pickle
+
+    from serkit.errors import (
+        AudioError,
+        AudioProblem,
+        ConfigError,
+        MissingExtraError,
+        OutputBusyError,
+        UnknownNameError,
+    )
+
+    errors = [
+        AudioError("x.wav", "too short: 0.1 s", AudioProblem.TOO_SHORT),
+        UnknownNameError("model", "lgoreg", ["logreg", "svm"]),
+        OutputBusyError("out.jsonl", 4242),
+        MissingExtraError("train", "serkit train"),
+        ConfigError("folds=1 is too few", params=("folds",)),
+    ]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error), error
+        assert back.__dict__ == error.__dict__ and back.params == error.params
+
+
+def test_a_nested_command_and_a_data_entry_get_their_own_flags(tmp_path, capsys):
+    """`corpus scan` (a nested command) names its own --corpus; evaluate, which has no --corpus, is told to name
+    the reader in --data; an ordinary word in a message is never taken for a parameter."""
+    import fixtures as fx
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(3):
+        fx.write(folder / f"take{i}.wav", fx.synth(1.0, seed=i), 16_000)
+    assert main(["corpus", "scan", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "pass --corpus as one of: ravdess" in err and "which --corpus" not in err, err
+    assert main(["evaluate", "--data", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"name its reader as --data NAME={folder} with NAME one of: ravdess" in err, err
+
+
+def test_adapt_files_below_the_adaptation_minimum_is_refused_before_any_work():
+    """The adaptation sample check needs 10 different recordings, so the config refuses fewer up front."""
+    with pytest.raises(ConfigError, match="adapt_files must be an integer from 10 to") as exc:
+        ExperimentConfig(data=["a", "b"], protocol="corpus", normalize="corpus", adapt_files=5)
+    assert exc.value.params == ("adapt_files",)
+
+
+def test_adapting_a_bundle_onto_itself_is_refused_before_any_work(tmp_path, capsys):
+    import shutil
+    import time
+
+    from serkit.inference import default_model_path
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model_path(), model)
+    t0 = time.monotonic()
+    assert main(["adapt", str(tmp_path), "--model", str(model), "--output", str(model)]) == 2
+    assert f"{model}: is the model being adapted; choose a new --output" in capsys.readouterr().err
+    assert time.monotonic() - t0 < 10

@@ -291,6 +291,27 @@ def load_bundle(path: str | Path, *, load_estimator: bool = True) -> LoadedBundl
     )
 
 
+def check_adapted_output(source: str | Path, output: str | Path) -> Path:
+    """Where an adapted bundle of the bundle at `source` may be written: checked before any work is done.
+
+    Args:
+        source: The folder of the bundle being adapted.
+        output: The new bundle's folder.
+
+    Returns:
+        `output` as a Path.
+
+    Raises:
+        SerkitError: `output` is the source bundle's own folder (adaptation writes a new bundle).
+        BundleError: `output` exists and is not a bundle.
+    """
+    out = Path(output)
+    if out.resolve() == Path(source).resolve():
+        raise SerkitError(f"{out}: is the model being adapted; choose a new output", params=("output",))
+    check_output(out)
+    return out
+
+
 def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path:
     """Write an adapted bundle as a new folder: the original's files, with the adapted normalisation statistics,
     adaptation.json and the card (see `reports.bundle_card`) replaced. Atomic, like `save_bundle`.
@@ -309,10 +330,7 @@ def save_adapted(bundle: LoadedBundle, output: str | Path, *, card: str) -> Path
     stats = bundle.normalizer.to_bytes()
     if bundle.adaptation is None or stats is None:
         raise SerkitError("this model is not adapted; call adapt(paths) first")
-    out = Path(output)
-    if out.resolve() == bundle.path.resolve():
-        raise SerkitError(f"{out}: is the model being adapted; choose a new output", params=("output",))
-    check_output(out)
+    out = check_adapted_output(bundle.path, output)
     src = bundle.path
 
     def fill(tmp: Path) -> None:

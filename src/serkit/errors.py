@@ -27,6 +27,29 @@ class SerkitError(Exception):
         super().__init__(*args)
         self.params: tuple[str, ...] = tuple(params)
 
+    def __reduce__(self) -> tuple:
+        """Pickle by state, not by constructor arguments: an error raised in a worker process (a local pool or
+        a Dask worker) comes back whole, whatever its subclass's constructor takes."""
+        return rebuild_error, (type(self), self.args, self.__dict__)
+
+
+def rebuild_error(cls: type[SerkitError], args: tuple, state: dict) -> SerkitError:
+    """A SerkitError of class `cls` with its message arguments and attributes, without calling its constructor
+    (what `SerkitError.__reduce__` pickles).
+
+    Args:
+        cls: The error's class.
+        args: Its `args` (the message).
+        state: Its attributes.
+
+    Returns:
+        The error, as it was raised.
+    """
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class AudioProblem(str, Enum):
     """What is wrong with an audio input: the closed set the server maps to HTTP statuses."""
@@ -126,9 +149,6 @@ class MissingExtraError(SerkitError, ImportError):
         message = f'{what} needs the "{extra}" extra: pip install "serkit[{extra}]"' + (f"; {hint}" if hint else "")
         SerkitError.__init__(self, message)
         self.msg = message
-
-    def __reduce__(self) -> tuple:  # rebuilt from its parts when it comes back from a worker process
-        return type(self), (self.extra, self.what, self.hint)
 
 
 class OutputError(SerkitError):

@@ -313,7 +313,7 @@ class ExperimentConfig:
         default=0,
         metadata=_option(
             "with --normalize corpus and --protocol corpus/cross: normalise each test corpus with statistics of this "
-            "many random unlabelled files of it (unsupervised adaptation; 0: unadapted)",
+            "many random unlabelled files of it (unsupervised adaptation; 0: unadapted, else at least 10)",
             cli="--adapt-files",
             metavar="N",
             evaluate_only=True,
@@ -388,7 +388,10 @@ class ExperimentConfig:
                     "adapt_files adapts to an unseen corpus: use it with protocol='corpus' or protocol='cross'",
                     params=("adapt_files", "protocol"),
                 )
-            check_range("adapt_files", self.adapt_files, 2, 1_000_000)
+            from serkit.normalization import MIN_ADAPT_FILES
+
+            # The adaptation sample check (Normalizer.check_sample) needs this many different recordings.
+            check_range("adapt_files", self.adapt_files, MIN_ADAPT_FILES, 1_000_000)
 
     # -- derived -------------------------------------------------------------------------------------
     @property

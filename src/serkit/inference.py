@@ -222,7 +222,7 @@ class Predictor:
             raise UnknownNameError("backend", backend, [b.value for b in Backend]) from None
         target = Path(path) if path is not None else default_model_path()
         if path is None and not (target / "config.json").exists():
-            raise BundleError(f"{target}: the default model is not installed; pass model=BUNDLE", params=("model",))
+            raise BundleError(f"{target}: the default model is not installed; pass path=BUNDLE", params=("path",))
         if backend is Backend.AUTO:
             backend = Backend.ONNX if (target / ONNX_MANIFEST).is_file() else Backend.NATIVE
         return cls(load_bundle(target, load_estimator=backend is not Backend.ONNX), min_confidence=min_confidence)

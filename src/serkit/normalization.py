@@ -265,9 +265,8 @@ class Normalizer:
         if distinct < MIN_ADAPT_FILES:
             raise DataError(
                 f"the adaptation recordings give only {distinct} distinct feature vector(s) among "
-                f"{len(rows)}: they are copies of each other; adapt_files needs at least "
-                f"{MIN_ADAPT_FILES} different recordings",
-                params=("adapt_files",),
+                f"{len(rows)}: they are copies of each other; adaptation needs at least "
+                f"{MIN_ADAPT_FILES} different recordings"
             )
         if self.pooled is not None:
             ratio = float(np.median(rows.std(axis=0) / self.pooled.std.reshape(-1)))
@@ -275,8 +274,7 @@ class Normalizer:
                 raise DataError(
                     f"the adaptation recordings are near-identical: their feature spread is {ratio:.1%} "
                     f"of the training data's (at least {MIN_ADAPT_SPREAD:.0%} is needed); adapt on "
-                    "varied recordings of the target domain",
-                    params=("adapt_files",),
+                    "varied recordings of the target domain"
                 )
 
     def check_adaptable(self, where: str | Path | None = None) -> None:

@@ -60,7 +60,7 @@ class Scheduler:
             return cls(None, int(n))
         if not _ADDRESS.match(s):
             raise ConfigError(
-                f"scheduler must be a Dask scheduler address (tcp://HOST:PORT) or local[:N], got {text!r}",
+                f"scheduler must be the address of a Dask cluster (tcp://HOST:PORT) or local[:N], got {text!r}",
                 params=("scheduler",),
             )
         return cls(s, None)
@@ -83,7 +83,7 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
 
     from serkit.extras import require
 
-    require("dask", "a Dask scheduler (--scheduler)")
+    require("dask", "a Dask scheduler (scheduler=ADDRESS)")
     import dask
     from distributed import Client
 
@@ -114,7 +114,8 @@ def connect(scheduler: str | Scheduler, *, announce: bool = True) -> Any:
         except (OSError, TimeoutError, ValueError) as exc:
             why = " ".join(str(exc).split()) or type(exc).__name__
             raise SerkitError(
-                f"--scheduler {spec.address}: no Dask scheduler answered within {CONNECT_TIMEOUT:g} s ({why})"
+                f"scheduler={spec.address!r}: no answer from a Dask cluster within {CONNECT_TIMEOUT:g} s ({why})",
+                params=("scheduler",),
             ) from None
         if announce and not client.scheduler_info().get("workers"):
             print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from serkit.cli.options import FEATURE_SETS, Formatter
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
@@ -86,12 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def flag_names(parser: argparse.ArgumentParser, command: str | None = None) -> dict[str, str]:
-    """Python parameter name -> CLI flag, read from the parser itself: the command's own options first, then
-    any other command's (a message may point to an option of another command, e.g. train's --normalize)."""
-    commands = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            commands = dict(action.choices)
+    """Python parameter name -> CLI flag, read from the parser itself: the command's own options first (a nested
+    one such as `corpus scan` included), then any other command's (a message may point to an option of another
+    command, e.g. train's --normalize)."""
+
+    def tree(p: argparse.ArgumentParser, words: tuple[str, ...]) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield " ".join((*words, name)), sub
+                    yield from tree(sub, (*words, name))
+
+    commands = dict(tree(parser, ()))
     order = [commands[command]] if command in commands else []
     order += [p for name, p in commands.items() if name != command]
     out: dict[str, str] = {}
@@ -101,6 +107,10 @@ def flag_names(parser: argparse.ArgumentParser, command: str | None = None) -> d
             if long and action.dest not in out and action.dest != "help":
                 out[action.dest] = long[0]
     return out
+
+
+# Python parameters whose CLI option has another name: `Predictor.load(path)` is `--model`.
+PYTHON_TO_CLI = {"path": "model"}
 
 
 def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | None = None) -> str:
@@ -114,7 +124,7 @@ def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | Non
         return text
     flags = flag_names(parser, command)
     for name in params:
-        flag = flags.get(name)
+        flag = flags.get(PYTHON_TO_CLI.get(name, name))
         if flag is None:
             continue
         pattern = re.compile(rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-])")
@@ -157,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("serkit: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     except SerkitError as exc:
-        print(f"serkit: error: {as_flags(exc, parser, args.command)}", file=sys.stderr)
+        print(f"serkit: error: {as_flags(exc, parser, command_words(args))}", file=sys.stderr)
         return EXIT_ERROR
     except ImportError as exc:  # a module of an extra that is not installed, found only when used
         from serkit.extras import missing_extra

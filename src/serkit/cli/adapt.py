@@ -31,13 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    from serkit.bundle import check_output
+    from serkit.bundle import check_adapted_output, check_output
     from serkit.inference import Predictor
 
     run = run_from(args)  # validates --workers and --scheduler before any work
     with claim_folder(args.output):  # a second run writing this bundle is refused, not interleaved
         check_output(Path(args.output))  # before any work
         predictor = Predictor.load(args.model)  # ONNX where the bundle has it: no torch
+        check_adapted_output(predictor.bundle.path, args.output)  # not the model being adapted: before the work
         adapted = predictor.adapt(args.paths, progress=run.progress, workers=run.workers, executor=run.pool())
         out = adapted.save_adapted(args.output)
     a = adapted.bundle.adaptation or {}

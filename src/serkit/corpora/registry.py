@@ -62,6 +62,9 @@ def get_reader(name: str) -> CorpusReader:
         raise UnknownNameError("corpus", name, corpus_names()) from None
 
 
+DETECT_ADVICE = "; "  # where detect's message gives its advice, which load_dataset words for its own parameter
+
+
 def detect(root: str | Path) -> str:
     """Pick the reader whose naming scheme fits most audio files under root."""
     root = Path(root)
@@ -85,8 +88,8 @@ def detect(root: str | Path) -> str:
             best, best_share = name, share
     if best_share < 0.5:
         raise CorpusError(
-            f"{root}: cannot tell which corpus this is "
-            f"({best_share:.0%} of names fit the best guess, {best or 'none'}); "
+            f"{root}: cannot tell which naming scheme this folder follows "
+            f"({best_share:.0%} of names fit the best guess, {best or 'none'}){DETECT_ADVICE}"
             f"pass corpus as one of: {', '.join(corpus_names())}",
             params=("corpus",),
         )
@@ -152,6 +155,22 @@ def parse_data_spec(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
+def read_spec(name: str | None, path: str, *, check_audio: bool) -> Corpus:
+    """One `data` entry scanned; a folder whose reader cannot be told is advised as `data=NAME=PATH`."""
+    if name is None:
+        try:
+            name = detect(path)
+        except CorpusError as exc:
+            if "corpus" not in exc.params:
+                raise
+            what = str(exc).split(DETECT_ADVICE, 1)[0]
+            raise CorpusError(
+                f"{what}; name its reader as data=NAME={path} with NAME one of: {', '.join(corpus_names())}",
+                params=("data",),
+            ) from None
+    return scan(path, corpus=name, check_audio=check_audio)
+
+
 def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bool = True) -> Dataset:
     """Scan and merge corpora onto one label set, as evaluation and training read them.
 
@@ -174,7 +193,7 @@ def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bo
 
     if not specs:
         raise DataError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
-    corpora = [scan(path, corpus=name, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]
+    corpora = [read_spec(name, path, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]
     for c in corpora:
         if c.table.empty:
             raise DataError(f"{c.root}: no usable audio files ({len(c.skipped)} skipped)")
