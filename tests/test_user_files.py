@@ -480,3 +480,20 @@ def test_stdout_redirected_to_a_file_is_written_through_not_replaced(clips, tmp_
     assert os.stat(log).st_ino == before
     assert len(json.loads(log.read_text())) == 3
 
+
+# --------------------------------------------------------------------------- 2. which entries of a bundle are serkit's
+
+
+def test_a_users_evaluation_notes_in_a_bundle_folder_are_kept(bundle, corpus, tmp_path):
+    """Only the names a bundle writes are refused: a user's `evaluation_notes.md` or `evaluation_drafts/` is kept."""
+    out = tmp_path / "model"
+    shutil.copytree(bundle, out)
+    (out / "evaluation_notes.md").write_text("to check\n")
+    (out / "evaluation_drafts").mkdir()
+    (out / "evaluation_drafts" / "plan.txt").write_text("plan\n")
+    rc, _, err = serkit("train", "--data", corpus, "--features", "spectral_stats", "--model", "logreg",
+                        "--normalize", "corpus", "--quiet", "--no-evaluate", "--output", out)
+    assert rc == 0, err
+    assert (out / "evaluation_notes.md").read_text() == "to check\n"
+    assert (out / "evaluation_drafts" / "plan.txt").read_text() == "plan\n"
+    assert not (out / "evaluation").exists()  # serkit's own evaluation folder is replaced
