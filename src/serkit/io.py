@@ -343,7 +343,8 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *, ou
             if clash:
                 raise OutputError(
                     f"{out / clash[0]}: not written by serkit, and this run writes an entry of that "
-                    "name; move it away or choose another --output"
+                    "name; move it away or choose another output",
+                    params=("output",),
                 )
             for name in users:
                 os.rename(out / name, tmp / name)
