@@ -137,7 +137,14 @@ def evaluation_folder_name(protocol: Protocol | None, adapt_files: int | None = 
 
 def is_bundle_name(name: str) -> bool:
     """Whether serkit writes an entry of this name into a bundle folder: one of its files, an exported *.onnx
-    file, or an evaluation report folder (EVALUATION_FOLDER)."""
+    file, or an evaluation report folder (EVALUATION_FOLDER).
+
+    Args:
+        name: an entry's name.
+
+    Returns:
+        True for a name a bundle uses; `evaluation_notes.md` is not one.
+    """
     return name in BUNDLE_FILES or name.endswith(".onnx") or EVALUATION_FOLDER.fullmatch(name) is not None
 
 

@@ -93,7 +93,12 @@ def open_through(path: str | Path) -> int:
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of data to fd (os.write may write less than it is given, on a pipe for one)."""
+    """Write every byte of data to fd (os.write may write less than it is given, on a pipe for one).
+
+    Args:
+        fd: a file descriptor open for writing.
+        data: the bytes to write.
+    """
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
