@@ -130,3 +130,53 @@ def test_adapting_a_bundle_onto_itself_is_refused_before_any_work(tmp_path, caps
     assert main(["adapt", str(tmp_path), "--model", str(model), "--output", str(model)]) == 2
     assert f"{model}: is the model being adapted; choose a new --output" in capsys.readouterr().err
     assert time.monotonic() - t0 < 10
+
+
+def test_a_path_that_holds_a_parameter_name_is_never_respelled():
+    """`output.jsonl` at the start of a message is a file name, not the parameter `output` (#18)."""
+    parser = build_parser()
+    err = SerkitError("output.jsonl: exists; choose another output", params=("output",))
+    assert as_flags(err, parser, "predict") == "output.jsonl: exists; choose another --output"
+    err = SerkitError("runs/output.d/output: is a folder; choose another output.", params=("output",))
+    assert as_flags(err, parser, "predict") == "runs/output.d/output: is a folder; choose another --output."
+    err = SerkitError("output: is the model being adapted; choose a new output", params=("output",))
+    assert as_flags(err, parser, "adapt").endswith("choose a new --output")
+
+
+def _bundle_with_a_users_evaluation_folder(tmp_path):
+    out = tmp_path / "output.bundle"
+    out.mkdir()
+    (out / "config.json").write_text('{"format": 2, "experiment": {}, "labels": []}')
+    (out / "evaluation").mkdir()  # the user's: no metrics.json
+    return out
+
+
+@pytest.mark.parametrize("case", ["bundle_clash", "report_not_folder", "report_not_evaluation", "folder_clash"])
+def test_output_messages_name_the_parameter_and_the_cli_its_flag(tmp_path, case):
+    from serkit.bundle import check_output
+    from serkit.io import write_folder_atomically
+    from serkit.reports import check_report_folder
+
+    out = tmp_path / "output.d"
+    if case == "bundle_clash":
+        make = lambda: check_output(_bundle_with_a_users_evaluation_folder(tmp_path))  # noqa: E731
+    elif case == "report_not_folder":
+        out.write_text("mine")
+        make = lambda: check_report_folder(out)  # noqa: E731
+    elif case == "report_not_evaluation":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        make = lambda: check_report_folder(out)  # noqa: E731
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        make = lambda: write_folder_atomically(  # noqa: E731
+            out, lambda tmp: (tmp / "notes.txt").write_text("serkit's"), ours=lambda entry: False
+        )
+    with pytest.raises(SerkitError) as exc:
+        make()
+    message = str(exc.value)
+    assert exc.value.params == ("output",) and "--" not in message, message
+    assert message.endswith("output") or message.endswith("output)"), message
+    cli = as_flags(exc.value, build_parser(), "train")
+    assert "--output" in cli and "--output.d" not in cli and "--output.bundle" not in cli, cli

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -373,3 +374,126 @@ def test_an_output_that_is_a_link_stays_a_link(clips, tmp_path):
         rc, _, err = serkit("predict", clips, "--format", "json", "--output", latest, "--quiet")
         assert rc == 0, err
     assert latest.is_symlink() and json.loads(real.read_text())[0]["label"]
+
+
+# --------------------------------------------------------------------------- 1. devices and pipes as --output
+
+NO_FILES_IN_DEV = """
+import os, sys
+made = []
+real_open, real_mkstemp = os.open, __import__("tempfile").mkstemp
+def watched_open(path, flags, *a, **kw):  # every file this run creates, or tries to
+    if flags & os.O_CREAT:
+        made.append(os.fsdecode(path))
+    return real_open(path, flags, *a, **kw)
+os.open = watched_open
+from serkit.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    print("created:", [p for p in made if os.path.abspath(p).startswith("/dev/")], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _reader(fifo: Path) -> tuple[subprocess.Popen, Path]:
+    """A reader on the FIFO, as a user's `cat > got`; it waits until something opens the FIFO to write."""
+    got = fifo.with_name(fifo.name + ".got")
+    with open(got, "wb") as sink:
+        return subprocess.Popen(["cat", str(fifo)], stdout=sink), got
+
+
+def _read(reader: tuple[subprocess.Popen, Path]) -> bytes | None:
+    """What the reader got, or None when nothing ever wrote into the FIFO (it was replaced, not written)."""
+    process, got = reader
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
+    return got.read_bytes()
+
+
+def _nothing_hidden(folder: Path) -> None:
+    """No lock file and no temporary file left beside the output."""
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_streamed_output_to_stdout_or_dev_null_is_written_through(clips, fmt):
+    """`--output /dev/stdout | cat` used to hang reading its own pipe; /dev/null failed in fsync at the end."""
+    rc, out, err = serkit("predict", clips, "--format", fmt, "--output", "/dev/stdout", "--quiet", timeout=60)
+    assert rc == 0, err
+    assert len(out.splitlines()) == 3 + (fmt == "csv") and all(f.name in out for f in clips.iterdir())
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        r = subprocess.run([sys.executable, "-c", NO_FILES_IN_DEV, "predict", str(clips), "--format", fmt,
+                            "--output", "/dev/null", "--quiet", *extra], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stderr.strip() == "created: []", r.stderr  # no lock in /dev, no error
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json", "table"])
+@pytest.mark.parametrize("link", [False, True])
+def test_predict_into_a_fifo_writes_into_it(clips, tmp_path, fmt, link):
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "latest" if link else fifo
+    if link:
+        target.symlink_to(fifo)
+    reader = _reader(fifo)
+    rc, _, err = serkit("predict", clips, "--format", fmt, "--output", target, "--quiet", timeout=60)
+    got = _read(reader)
+    assert rc == 0, err
+    assert got is not None and all(f.name.encode() in got for f in clips.iterdir())
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and target.is_symlink() == link
+    _nothing_hidden(tmp_path)
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_plot_into_a_fifo_writes_into_it_and_never_replaces_it(clips, tmp_path, link):
+    """As `plot audio FILE --output /dev/null` run as root must not replace /dev/null with a file: shown on a FIFO."""
+    fifo = tmp_path / "picture.fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "latest.png" if link else fifo
+    if link:
+        target.symlink_to(fifo)
+    reader = _reader(fifo)
+    rc, _, err = serkit("plot", "audio", sorted(clips.iterdir())[0], "--output", target, timeout=60)
+    got = _read(reader)
+    assert rc == 0, err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a file"
+    assert got is not None and got.startswith(b"\x89PNG")
+    _nothing_hidden(tmp_path)
+
+
+def test_stdout_redirected_to_a_file_is_written_through_not_replaced(clips, tmp_path):
+    """`serkit predict ... --output /dev/stdout > log`: the shell's file gets the output (same inode), and
+    no lock or temporary file is made in /dev."""
+    log = tmp_path / "log.json"
+    with open(log, "wb") as fh:
+        before = os.fstat(fh.fileno()).st_ino
+        r = subprocess.run([sys.executable, "-c", NO_FILES_IN_DEV, "predict", str(clips), "--format", "json",
+                            "--output", "/dev/stdout", "--quiet"], stdout=fh, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "created: []", r.stderr
+    assert os.stat(log).st_ino == before
+    assert len(json.loads(log.read_text())) == 3
+
+
+# --------------------------------------------------------------------------- 2. which entries of a bundle are serkit's
+
+
+def test_a_users_evaluation_notes_in_a_bundle_folder_are_kept(bundle, corpus, tmp_path):
+    """Only the names a bundle writes are refused: a user's `evaluation_notes.md` or `evaluation_drafts/` is kept."""
+    out = tmp_path / "model"
+    shutil.copytree(bundle, out)
+    (out / "evaluation_notes.md").write_text("to check\n")
+    (out / "evaluation_drafts").mkdir()
+    (out / "evaluation_drafts" / "plan.txt").write_text("plan\n")
+    rc, _, err = serkit("train", "--data", corpus, "--features", "spectral_stats", "--model", "logreg",
+                        "--normalize", "corpus", "--quiet", "--no-evaluate", "--output", out)
+    assert rc == 0, err
+    assert (out / "evaluation_notes.md").read_text() == "to check\n"
+    assert (out / "evaluation_drafts" / "plan.txt").read_text() == "plan\n"
+    assert not (out / "evaluation").exists()  # serkit's own evaluation folder is replaced

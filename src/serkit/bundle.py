@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from serkit.errors import BundleError, ConfigError, SerkitError
-from serkit.experiment import Component, ExperimentConfig, Normalization
+from serkit.experiment import Component, ExperimentConfig, Normalization, Protocol
 from serkit.io import atomic_write_text, file_sha256, write_folder_atomically
 from serkit.normalization import STATS_FILE, Normalizer
 
@@ -113,19 +114,57 @@ BUNDLE_FILES = frozenset(
 )
 
 
+# The report folders train writes into a bundle: `evaluation` (the configured protocol), then
+# `evaluation_PROTOCOL` and `evaluation_PROTOCOL_adaptedN` (see evaluation_folder_name).
+EVALUATION_FOLDER = re.compile(rf"evaluation(?:_(?:{'|'.join(p.value for p in Protocol)})(?:_adapted\d+)?)?")
+
+
+def evaluation_folder_name(protocol: Protocol | None, adapt_files: int | None = None) -> str:
+    """The name of an evaluation report folder in a bundle: the one rule train writes by and is_bundle_entry reads.
+
+    Args:
+        protocol: None for the bundle's own (first) evaluation, `evaluation`; otherwise the protocol of a
+            further one, `evaluation_corpus`.
+        adapt_files: the adaptation files of that evaluation, if any: `evaluation_corpus_adapted30`.
+
+    Returns:
+        The folder name.
+    """
+    if protocol is None:
+        return "evaluation"
+    return f"evaluation_{protocol.value}" + (f"_adapted{adapt_files}" if adapt_files else "")
+
+
+def is_bundle_name(name: str) -> bool:
+    """Whether serkit writes an entry of this name into a bundle folder: one of its files, an exported *.onnx
+    file, or an evaluation report folder (EVALUATION_FOLDER).
+
+    Args:
+        name: an entry's name.
+
+    Returns:
+        True for a name a bundle uses; `evaluation_notes.md` is not one.
+    """
+    return name in BUNDLE_FILES or name.endswith(".onnx") or EVALUATION_FOLDER.fullmatch(name) is not None
+
+
 def is_bundle_entry(entry: Path) -> bool:
-    """Whether an entry of a bundle folder is serkit's: a file it writes, an exported *.onnx file, or an
-    evaluation report folder (evaluation, evaluation_*: named so by train, holding a metrics.json)."""
+    """Whether an entry of a bundle folder is serkit's (replaced when the bundle is written again) rather than
+    the user's (kept): a regular file of a name serkit writes (BUNDLE_FILES, *.onnx), or an evaluation report
+    folder (`evaluation`, `evaluation_PROTOCOL[_adaptedN]`) holding a metrics.json. A link is never serkit's.
+
+    Args:
+        entry: an entry of a bundle folder.
+
+    Returns:
+        True when serkit wrote it.
+    """
     name = entry.name
     if entry.is_symlink():
         return False
     if entry.is_file():
         return name in BUNDLE_FILES or name.endswith(".onnx")
-    return (
-        entry.is_dir()
-        and (name == "evaluation" or name.startswith("evaluation_"))
-        and (entry / "metrics.json").is_file()
-    )
+    return entry.is_dir() and EVALUATION_FOLDER.fullmatch(name) is not None and (entry / "metrics.json").is_file()
 
 
 def write_bundle_folder(out: Path, fill: Callable[[Path], None]) -> Path:
@@ -134,19 +173,32 @@ def write_bundle_folder(out: Path, fill: Callable[[Path], None]) -> Path:
 
 
 def check_output(out: Path) -> None:
-    """Refuse, before any work, to write a bundle over something that is not a bundle."""
+    """Refuse, before any work, to write a bundle over something that is not a bundle.
+
+    The existing folder's entries are judged by one rule: an entry of a name a bundle writes (is_bundle_name)
+    that serkit did not write (is_bundle_entry: a user's folder named `evaluation`, say) is refused here, in
+    one line, rather than after the work; every other entry (`evaluation_notes.md`, recordings) is the user's,
+    and write_bundle_folder carries it over.
+
+    Args:
+        out: the bundle folder a run is about to write.
+
+    Raises:
+        BundleError: out is not a folder, is a folder that is not a bundle, or holds a user's entry of a name
+            the bundle writes.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BundleError(f"{out}: exists and is not a folder; choose another output", params=("output",))
     if out.exists() and any(out.iterdir()) and not is_bundle(out):
         raise BundleError(f"{out}: folder exists and is not a serkit bundle; refusing to overwrite it")
     for entry in sorted(out.iterdir()) if out.is_dir() else ():
-        name = entry.name
-        if (name in BUNDLE_FILES or name.startswith("evaluation")) and not is_bundle_entry(entry):
+        if is_bundle_name(entry.name) and not is_bundle_entry(entry):
             raise BundleError(
                 f"{entry}: not written by serkit, and a bundle writes an entry of that name; move it "
-                "away or choose another --output"
-            )  # refused before the work, not after it
+                "away or choose another output",
+                params=("output",),
+            )  # refused before the work, not after it; any other entry is the user's, and kept
 
 
 def save_bundle(

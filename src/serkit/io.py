@@ -33,12 +33,99 @@ def umask() -> int:
     return mask
 
 
+# Paths that name an open file, a device or a process's view of one (/dev/stdout, /dev/fd/3, /dev/null,
+# /proc/self/fd/1): whatever they resolve to, serkit writes into them and never creates, replaces or locks
+# anything there. /dev/shm is an ordinary (memory) file system, written like any folder.
+_STREAM_ROOTS = ("/dev/", "/proc/")
+_FILE_ROOTS = ("/dev/shm/",)
+
+
+def _spellings(path: str | Path) -> Iterator[str]:
+    """The path, then each link it goes through, as absolute paths (a chain of at most 40 links)."""
+    current = os.path.abspath(path)
+    for _ in range(40):
+        yield current
+        try:
+            target = os.readlink(current)
+        except OSError:
+            return
+        current = os.path.abspath(os.path.join(os.path.dirname(current), target))
+
+
+def writes_through(path: str | Path) -> bool:
+    """Whether an output is written straight through rather than replaced, resumed or locked.
+
+    True for an existing target that is neither a regular file nor a folder (a character device such as
+    /dev/null, a FIFO, a socket, or a link to one), and for any path in /dev or /proc or linking there
+    (/dev/stdout stays a write through even when the shell redirected it to a file): there is nothing on disk
+    to lose, reading it could block, fsync and ftruncate fail on it, and a temporary file or lock beside it
+    would land in /dev. Every writer of an --output asks this one question.
+
+    Args:
+        path: the output as the user named it.
+
+    Returns:
+        True to open the target and write into it (no temporary file, no rename, no lock, no fsync).
+    """
+    for spelling in _spellings(path):
+        if spelling.startswith(_STREAM_ROOTS) and not spelling.startswith(_FILE_ROOTS):
+            return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def open_through(path: str | Path) -> int:
+    """Open a writes_through target for appending, never creating it (serkit makes no file in /dev).
+
+    Args:
+        path: the device, FIFO or /dev/stdout-like path.
+
+    Returns:
+        A file descriptor open for writing; the caller closes it.
+
+    Raises:
+        OSError: the target cannot be opened (no such device, no permission).
+    """
+    return os.open(path, os.O_WRONLY | os.O_APPEND)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of data to fd (os.write may write less than it is given, on a pipe for one).
+
+    Args:
+        fd: a file descriptor open for writing.
+        data: the bytes to write.
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -> None:
     """Write-then-rename: a crash never leaves a half-written file under the final name.
 
-    durable: fsync before the rename, for what users keep (reports, bundles); the cache,
-    which is recomputed when lost, skips it.
+    A target that writes_through (/dev/stdout, /dev/null, a FIFO, a link to one) is written straight
+    through instead: there is no file to replace, and a temporary file beside it would land in /dev.
+
+    Args:
+        path: the file to write; a link to a file keeps being a link (the file it names is replaced).
+        data: the whole content.
+        durable: fsync before the rename, for what users keep (reports, bundles); the cache,
+            which is recomputed when lost, skips it.
+
+    Raises:
+        OSError: the write failed; the previous file, if any, is as it was.
     """
+    if writes_through(path):
+        fd = open_through(path)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))  # the file the link names is replaced; the user's link stays
@@ -147,7 +234,7 @@ def check_output_file(
                 f"{output}: is one of the inputs{named}; serkit never writes over an input, "
                 "even with --overwrite: choose another --output"
             )
-    if not out.is_file():
+    if writes_through(out):
         return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
     try:
         with open(out, "rb") as fh:
@@ -176,12 +263,18 @@ def output_lock(output: str | Path) -> Iterator[None]:
     the file is only for the message. The file is removed on exit; a holder checks after locking that the
     file it locked is still the one on disk, so a run that opened it just before it was removed tries again.
 
+    A target that writes_through (/dev/stdout, /dev/null, a FIFO) takes no lock: nothing is replaced there,
+    and no lock file is ever made in /dev.
+
     Raises:
         OutputBusyError: another process holds the output.
         OutputError: the lock cannot be created beside the output (no such folder, no permission).
     """
     import fcntl
 
+    if writes_through(output):
+        yield
+        return
     path = lock_path(output)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +348,8 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], None], *, ou
             if clash:
                 raise OutputError(
                     f"{out / clash[0]}: not written by serkit, and this run writes an entry of that "
-                    "name; move it away or choose another --output"
+                    "name; move it away or choose another output",
+                    params=("output",),
                 )
             for name in users:
                 os.rename(out / name, tmp / name)

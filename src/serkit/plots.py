@@ -33,7 +33,7 @@ def _save(fig, path: Path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={PNG_MARK[0]: PNG_MARK[1]})
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())  # a device or FIFO is written through (io.writes_through)
 
 
 def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, *, title: str = "") -> None:

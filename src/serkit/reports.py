@@ -44,11 +44,12 @@ def is_report_entry(entry: Path) -> bool:
 def check_report_folder(out: Path) -> None:
     """Refuse, before any work, to write reports over anything but a new, empty or earlier evaluation folder."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder; choose another --output")
+        raise ConfigError(f"{out}: exists and is not a folder; choose another output", params=("output",))
     if out.is_dir() and any(out.iterdir()) and not is_report_folder(out):
         raise ConfigError(
             f"{out}: folder exists and is not an earlier serkit evaluation; refusing to write into it "
-            "(choose a new --output)"
+            "(choose a new output)",
+            params=("output",),
         )
 
 

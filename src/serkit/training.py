@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from serkit.bundle import BundleConfig, check_output, save_bundle
+from serkit.bundle import BundleConfig, check_output, evaluation_folder_name, save_bundle
 from serkit.experiment import ExperimentConfig, Protocol, RunOptions
 from serkit.results import EvaluationResult
 
@@ -163,14 +163,8 @@ def train_bundle(
 
     def write_evaluations(folder: Path) -> None:
         for r in results:
-            name = (
-                "evaluation"
-                if r is results[0]
-                else "evaluation_"
-                + r.config.protocol.value
-                + (f"_adapted{r.config.adapt_files}" if r.config.adapt_files else "")
-            )
-            write_reports(r, folder / name)
+            protocol = None if r is results[0] else r.config.protocol
+            write_reports(r, folder / evaluation_folder_name(protocol, r.config.adapt_files))
 
     path = save_bundle(output, cfg, estimator, metrics, card, stats=normalizer.to_bytes(), extra=write_evaluations)
     return TrainingResult(path, str(model), tuple(results), train_seconds, skipped=(*skipped, *ft.skipped))

@@ -127,7 +127,11 @@ def as_flags(exc: Exception, parser: argparse.ArgumentParser, command: str | Non
         flag = flags.get(PYTHON_TO_CLI.get(name, name))
         if flag is None:
             continue
-        pattern = re.compile(rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-])")
+        # A whole word, never part of a path or a file name: not after / . - or a letter, not before / - or a
+        # letter, nor before a dot the name goes on after (`output.jsonl` stays; a closing `output.` is respelled).
+        pattern = re.compile(
+            rf"(?<![\w./\\-]){re.escape(name)}(?:=('[^']*'|\"[^\"]*\"|[^\s,;:)]+))?(?![\w/\\-]|\.[^\s])"
+        )
 
         def respell(m: re.Match[str], flag: str = flag) -> str:
             value = m.group(1)

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from serkit.errors import SerkitError
-from serkit.io import decode_text, encode_text
+from serkit.io import decode_text, encode_text, open_through, write_all, writes_through
 
 
 class ResultLines:
     """Appends lines to `output` (or stdout when None). `keys(text)` lists the inputs recorded in a file's
     text (after its header) and raises ValueError for text this format did not write. Text goes out in the
     filesystem encoding with surrogateescape (io.encode_text), so a path that is not UTF-8 is written as its
-    bytes and read back as the same str: --resume recognises it. `overwrite` starts the file afresh."""
+    bytes and read back as the same str: --resume recognises it. `overwrite` starts the file afresh. An output
+    that io.writes_through (/dev/stdout, /dev/null, a FIFO) is only written: never read, resumed, truncated or
+    fsynced (reading a pipe serkit itself writes would hang; fsync and ftruncate fail on a device)."""
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class ResultLines:
         self.done: set[str] = set()
         self.dropped_partial = False
         self._fd: int | None = None
+        self._sync = True  # fsync on close: a regular file the user keeps
         if output is None:
             if header:
                 self._write_stdout(header)
@@ -43,6 +46,12 @@ class ResultLines:
         path = Path(output)
         if path.is_dir():
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
+        if writes_through(path):  # /dev/stdout, /dev/null, a FIFO: nothing to read, resume, truncate or fsync
+            self._fd = open_through(path)
+            self._sync = False
+            if header:
+                self._write_file(self._fd, header)
+            return
         raw = path.read_bytes() if path.exists() and not overwrite else b""
         if raw and not resume and raw != (header or "").encode():
             raise SerkitError(
@@ -85,7 +94,8 @@ class ResultLines:
     def close(self) -> None:
         if self._fd is not None:
             try:
-                os.fsync(self._fd)
+                if self._sync:
+                    os.fsync(self._fd)
             finally:
                 os.close(self._fd)
                 self._fd = None
@@ -103,6 +113,4 @@ class ResultLines:
 
     @staticmethod
     def _write_file(fd: int, line: str) -> None:
-        view = memoryview(encode_text(line))
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, encode_text(line))

@@ -20,12 +20,7 @@ def emit(text: str, output: str | None) -> None:
             raise SerkitError(f"{output}: is a folder; --output takes a file name")
         from serkit.io import atomic_write_bytes, encode_text
 
-        target = Path(output)
-        if target.exists() and not target.is_file():  # /dev/stdout, a pipe: written through, never replaced
-            with open(target, "wb") as fh:
-                fh.write(encode_text(text))
-        else:
-            atomic_write_bytes(target, encode_text(text))
+        atomic_write_bytes(output, encode_text(text))  # /dev/stdout, a pipe: written through (io.writes_through)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -36,18 +31,13 @@ def claim_output(
 ) -> Iterator[None]:
     """Hold --output FILE for the command's run (a second writer is refused with this run's pid), after
     checking it is not one of the inputs and, if it exists, is serkit's own earlier output or --overwrite.
-    Nothing to do when the output is stdout."""
+    Nothing to do when the output is stdout; a device or a pipe (io.writes_through) is checked, never locked."""
     if not output:
         yield
         return
     from serkit.io import check_output_file, output_lock
 
-    target = Path(output)
-    if target.exists() and not target.is_file() and not target.is_dir():  # /dev/stdout, a pipe: no file to hold
-        check_output_file(output, inputs=inputs, ours=ours, overwrite=overwrite, what=what)
-        yield
-        return
-    with output_lock(output):
+    with output_lock(output):  # /dev/stdout, a pipe: no file to hold, no lock (io.writes_through)
         check_output_file(output, inputs=inputs, ours=ours, overwrite=overwrite, what=what)
         yield
 
