@@ -33,7 +33,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np
 
-from local_server import HOST, free_port, start_server, wait_ready  # noqa: E402
+from local_server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CHUNK_SECONDS = 0.1
@@ -207,8 +207,7 @@ def through_server(signal: np.ndarray, model: str | None, core: int, counts: lis
         print(f"  one core sustains {sustained} live streams at real-time pace with no update later than 1 s "
               "(every round up to that count)")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server, timeout=30)
 
 
 def main() -> None:

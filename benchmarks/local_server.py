@@ -46,3 +46,13 @@ def wait_ready(server: subprocess.Popen, base: str) -> dict:
             pass
         time.sleep(0.25)
     raise SystemExit(f"serkit serve did not answer within {STARTUP_SECONDS:g} s")
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 15.0) -> None:
+    """End the server: SIGTERM (uvicorn's graceful shutdown), then SIGKILL if it is still there after timeout."""
+    server.terminate()
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

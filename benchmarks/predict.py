@@ -148,6 +148,8 @@ def cold_start(model: str | None, runs: int = 5) -> None:
         print(f"cold start, one 4 s file, {name}: {times[name]:.2f} s (median of {runs} processes)")
     before, now = times.values()
     print(f"cold start ratio now/before: {now / before:.2f} ({before / now:.1f}x faster)")
+    from local_server import stop_server  # benchmarks/ is on sys.path when a benchmark runs as a script
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -164,8 +166,7 @@ def cold_start(model: str | None, runs: int = 5) -> None:
                 time.sleep(0.02)
         print(f"server start-up: /api/health answered {time.perf_counter() - t0:.2f} s after launch")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server, timeout=10)
 
 
 def hour(data: Path, model: str | None) -> None:

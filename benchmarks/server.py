@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_server import HOST, free_port, start_server, wait_ready
+from local_server import HOST, free_port, start_server, stop_server, wait_ready
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -132,12 +132,7 @@ def main() -> None:
         final = asyncio.run(_health(base))
         print(f"health after the rounds: status {final['status']}, errors last minute {final['errors_last_minute']}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
 
 async def _health(base: str) -> dict:
