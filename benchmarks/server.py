@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
