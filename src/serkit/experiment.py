@@ -168,6 +168,12 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+# Where an option's help lists the names --data NAME=PATH accepts. The command line fills them in from the
+# registry (serkit.corpora.corpus_names) only when it shows that help, so neither importing this module nor
+# `serkit --help` reads the corpora, and a reader registered later (a plug-in) is listed too.
+CORPUS_NAMES = "{corpus_names}"
+
+
 def _option(
     help: str,
     *,
@@ -225,7 +231,7 @@ class ExperimentConfig:
     data: tuple[str, ...] = dataclasses.field(
         metadata=_option(
             "corpus folder or CSV manifest (path,label[,speaker]); repeat to merge corpora; NAME forces the reader "
-            "(ravdess, crema_d, tess, savee, emodb, emovo, urdu, nemo, folders, manifest)",
+            f"({CORPUS_NAMES})",
             cli="--data",
             metavar="[NAME=]PATH",
             repeat=True,

@@ -12,11 +12,31 @@ from typing import Any
 FEATURE_SETS = "spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder"
 
 
+def with_corpus_names(text: str) -> str:
+    """An option's help with the registered corpus readers' names where it says `CORPUS_NAMES` (--data's).
+
+    Args:
+        text: The help as the option declares it.
+
+    Returns:
+        The help with the names filled in; `text` itself when it lists none (serkit.corpora is imported only
+        when it does).
+    """
+    from serkit.experiment import CORPUS_NAMES
+
+    if CORPUS_NAMES not in text:
+        return text
+    from serkit.corpora import corpus_names
+
+    return text.replace(CORPUS_NAMES, ", ".join(corpus_names()))
+
+
 class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Shows a default only where there is one worth showing (not None, not a False flag)."""
+    """Shows a default only where there is one worth showing (not None, not a False flag), and --data's corpus
+    names as registered when the help is shown (`with_corpus_names`)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
+        text = with_corpus_names(action.help or "")
         if (
             "%(default)" in text
             or action.default is None
@@ -46,6 +66,9 @@ def add_experiment_options(p: argparse.ArgumentParser, *, command: str, only: Se
             continue
         meta = f.metadata
         kwargs: dict = {"dest": f.name, "help": meta["help"]}
+        shown_by_us = isinstance(p.formatter_class, type) and issubclass(p.formatter_class, Formatter)
+        if not shown_by_us:  # another formatter would show the placeholder: fill the names in now
+            kwargs["help"] = with_corpus_names(meta["help"])
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
         if meta["choices"]:

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from serkit import audio
 from serkit.errors import AudioError, CorpusError, UnknownNameError
 from serkit.io import walk_files
 from serkit.labels import normalise_label, ordered
+from serkit.registry import Registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -385,6 +386,34 @@ class CorpusReader(ABC):
             rows.append(row)
         skipped.sort(key=lambda s: s.path)
         return Corpus(self.name, str(root), rows, skipped, recovered)
+
+
+# Reader classes by their `info.name` (and aliases), in the order auto-detection tries them: the built-in
+# readers in the order serkit.corpora.readers declares them, then plug-ins' in the order they register.
+READERS: Registry[type[CorpusReader]] = Registry("corpus", fold_case=True)
+
+_ReaderT = TypeVar("_ReaderT", bound="type[CorpusReader]")
+
+
+def register_corpus(reader: _ReaderT, *, replace: bool = False) -> _ReaderT:
+    """Make a corpus reader available by its `info.name` and aliases: `--data NAME=PATH`, auto-detection,
+    and the language and licence its models' cards state.
+
+    A class decorator (`@register_corpus` above each built-in reader) or a plain call (a plug-in's
+    `register_corpus(MyReader, replace=True)`).
+
+    Args:
+        reader: The CorpusReader subclass (not an instance); its `info` names it.
+        replace: Replace a reader already registered under that name or an alias.
+
+    Returns:
+        The reader class itself, so that it can decorate the class.
+
+    Raises:
+        ConfigError: the name or an alias is taken (unless replace=True).
+    """
+    READERS.add(reader.info.name, reader, aliases=reader.info.aliases, replace=replace)
+    return reader
 
 
 def header_duration(path: Path) -> tuple[float, str | None]:

@@ -1,4 +1,8 @@
-"""One reader per corpus, each a transcription of the corpus' file-naming scheme (see corpora.md)."""
+"""One reader per corpus, each a transcription of the corpus' file-naming scheme (see corpora.md).
+
+Each reader registers itself (`@register_corpus`): a built-in corpus is one class here. Auto-detection tries
+them in the order they are declared, the generic `LabelFolders` last.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import csv
 import re
 from pathlib import Path
 
-from serkit.corpora.base import CorpusInfo, CorpusReader
+from serkit.corpora.base import CorpusInfo, CorpusReader, register_corpus
 from serkit.errors import CorpusError
 
 _RAVDESS_EMOTIONS = {
@@ -21,6 +25,7 @@ _RAVDESS_EMOTIONS = {
 }
 
 
+@register_corpus
 class Ravdess(CorpusReader):
     info = CorpusInfo(
         "ravdess",
@@ -77,6 +82,7 @@ _CREMA_SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA
 _CREMA_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 
 
+@register_corpus
 class CremaD(CorpusReader):
     info = CorpusInfo(
         "crema_d",
@@ -137,6 +143,7 @@ _TESS_EMOTIONS = {
 _TESS_AGE = {"OAF": 64, "YAF": 26}
 
 
+@register_corpus
 class Tess(CorpusReader):
     info = CorpusInfo(
         "tess",
@@ -191,6 +198,7 @@ _SAVEE_EMOTIONS = {
 _SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
 
 
+@register_corpus
 class Savee(CorpusReader):
     info = CorpusInfo(
         "savee",
@@ -241,6 +249,7 @@ _EMODB_MALE = {"03", "10", "11", "12", "15"}
 _EMODB_FEMALE = {"08", "09", "13", "14", "16"}
 
 
+@register_corpus
 class EmoDb(CorpusReader):
     info = CorpusInfo(
         "emodb",
@@ -282,6 +291,7 @@ _EMOVO_EMOTIONS = {
 }
 
 
+@register_corpus
 class Emovo(CorpusReader):
     info = CorpusInfo(
         "emovo",
@@ -317,6 +327,7 @@ class Emovo(CorpusReader):
 _URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
 
 
+@register_corpus
 class Urdu(CorpusReader):
     info = CorpusInfo(
         "urdu",
@@ -360,6 +371,7 @@ _NEMO_COLUMNS = ("file_id", "speaker_id", "gender")  # the data.tsv columns the 
 _GENDERS = {"female": "female", "f": "female", "male": "male", "m": "male"}
 
 
+@register_corpus
 class Nemo(CorpusReader):
     """nEMO (Polish): `samples/EB0_anger_12.wav`; gender, age and sentence text from data.tsv."""
 
@@ -432,6 +444,7 @@ class Nemo(CorpusReader):
         return {"speaker": folder} if folder in _NEMO_SPEAKERS else super().folder_fields(folder)
 
 
+@register_corpus
 class LabelFolders(CorpusReader):
     """Any tree whose audio sits in a folder named after its emotion (`happy/x.wav`)."""
 

@@ -7,37 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from serkit.corpora import readers as _readers  # noqa: F401  (its readers register themselves on import)
+from serkit.corpora.base import READERS as READERS
 from serkit.corpora.base import Corpus, CorpusInfo, CorpusReader, list_audio_files
+from serkit.corpora.base import register_corpus as register_corpus
 from serkit.corpora.manifest import read_manifest
-from serkit.corpora.readers import CremaD, EmoDb, Emovo, LabelFolders, Nemo, Ravdess, Savee, Tess, Urdu
 from serkit.errors import CorpusError, DataError, UnknownNameError
 from serkit.labels import resolve_label_set
-from serkit.registry import Registry
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# Reader classes by their `info.name` (and aliases), in the order auto-detection tries them.
-READERS: Registry[type[CorpusReader]] = Registry("corpus", fold_case=True)
+# READERS and register_corpus live in serkit.corpora.base, next to CorpusReader, so that readers.py registers
+# each reader where it declares it; they are re-exported here and from serkit.corpora.
 MANIFEST = "manifest"  # a CSV manifest: not a reader of a naming scheme, but a name --data accepts
-
-
-def register_corpus(reader: type[CorpusReader], *, replace: bool = False) -> None:
-    """Make a corpus reader available by its `info.name` and aliases: `--data NAME=PATH`, auto-detection,
-    and the language and licence its models' cards state.
-
-    Args:
-        reader: The CorpusReader subclass (not an instance); its `info` names it.
-        replace: Replace a reader already registered under that name or an alias.
-
-    Raises:
-        ConfigError: the name or an alias is taken (unless replace=True).
-    """
-    READERS.add(reader.info.name, reader, aliases=reader.info.aliases, replace=replace)
-
-
-for _reader in (Ravdess, CremaD, Tess, Savee, EmoDb, Emovo, Urdu, Nemo, LabelFolders):
-    register_corpus(_reader)
 
 
 def corpus_names() -> list[str]:
