@@ -25,7 +25,8 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
-from serkit.errors import BundleError, DataError, SerkitError, UnknownNameError
+from serkit.errors import BundleError, DataError, SerkitError
+from serkit.registry import Registry
 from serkit.validation import check_array
 
 MIN_ADAPT_FILES = 10  # fewer unlabelled recordings give statistics too noisy to trust
@@ -240,7 +241,7 @@ class Normalizer:
             SerkitError: the scheme needs many recordings together (`can_stream` is False).
         """
         if not self.can_stream:
-            others = " or ".join(f"normalize={k!r}" for k, c in _SCHEMES.items() if c.can_stream)
+            others = " or ".join(f"normalize={k!r}" for k, c in SCHEMES.items() if c.can_stream)
             raise SerkitError(
                 f"{where}: this model normalises features over many recordings together "
                 f"(normalize={self.kind!r}), so it cannot predict a live stream; use a model trained "
@@ -355,40 +356,57 @@ class Normalizer:
         return cls(pooled=stats["pooled"], adapted=stats.get("adapted"))
 
 
-_SCHEMES: dict[str, type[Normalizer]] = {}
+SCHEMES: Registry[type[Normalizer]] = Registry("normalisation")  # the one registry pattern (serkit.registry)
 S = TypeVar("S", bound=type[Normalizer])
 
 
 def register(cls: S) -> S:
     """Make a scheme available under `cls.kind` (a class decorator).
 
+    A scheme that a config names (`ExperimentConfig.normalize`) is also a member of the closed `Normalization`
+    vocabulary in this module: a new built-in scheme is one class here and its member. A plug-in scheme
+    registered at run time serves bundles and `Predictor`s built with it (`Predictor.with_normalizer`).
+
     Args:
         cls: The Normalizer subclass.
 
     Returns:
         The same class, so it can decorate the definition.
+
+    Raises:
+        ConfigError: a scheme of that kind is already registered.
     """
-    _SCHEMES[cls.kind] = cls
+    SCHEMES.add(cls.kind, cls)
     return cls
 
 
 def unregister(kind: str) -> None:
-    """Remove a scheme `register` added (a plug-in's, or a test's throwaway one)."""
-    _SCHEMES.pop(kind, None)
+    """Remove a scheme `register` added (a plug-in's, or a test's throwaway one); an unknown kind is ignored.
+
+    Args:
+        kind: The scheme's `kind`.
+    """
+    SCHEMES.remove(kind)
 
 
 def scheme(kind: Normalization | str) -> type[Normalizer]:
-    """The class of a scheme by name; UnknownNameError listing the valid ones."""
-    name = kind.value if isinstance(kind, Enum) else str(kind)
-    try:
-        return _SCHEMES[name]
-    except KeyError:
-        raise UnknownNameError("normalisation", kind, _SCHEMES) from None
+    """The class of a scheme by name.
+
+    Args:
+        kind: A `Normalization` member or a registered scheme's `kind`.
+
+    Returns:
+        The Normalizer subclass.
+
+    Raises:
+        UnknownNameError: no scheme has that name; the message lists the valid ones.
+    """
+    return SCHEMES.get(kind.value if isinstance(kind, Enum) else str(kind))
 
 
 def adaptable_normalization() -> str:
     """The schemes that can be adapted, as a message names them: 'corpus'."""
-    return " or ".join(repr(k) for k, c in _SCHEMES.items() if c.can_adapt)
+    return " or ".join(repr(k) for k, c in SCHEMES.items() if c.can_adapt)
 
 
 @register
