@@ -180,3 +180,12 @@ def test_output_messages_name_the_parameter_and_the_cli_its_flag(tmp_path, case)
     assert message.endswith("output") or message.endswith("output)"), message
     cli = as_flags(exc.value, build_parser(), "train")
     assert "--output" in cli and "--output.d" not in cli and "--output.bundle" not in cli, cli
+
+
+def test_the_speaker_protocol_without_speakers_names_the_protocol_flag_on_the_command_line(tmp_path, capsys):
+    import fixtures as fx
+
+    csv_path = fx.make_speaker_manifest(tmp_path, speakers=2, per_class=1, speaker_column=False)
+    assert main(["evaluate", "--data", str(csv_path), "--protocol", "speaker", "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "or --protocol random" in err and "protocol='random'" not in err, err

@@ -51,7 +51,8 @@ def make_folds(table: pd.DataFrame, protocol: Protocol, *, n_folds: int = 5, see
             example = table.loc[table["speaker"].isna(), "path"].iloc[0]
             raise DataError(
                 f"the speaker protocol needs a speaker for every file; {n} file(s) have none (e.g. {example}); "
-                "use a corpus reader or a manifest with a speaker column, or --protocol random"
+                "use a corpus reader or a manifest with a speaker column, or protocol='random'",
+                params=("protocol",),
             )
         groups = table["speaker"].to_numpy()
         n_speakers = len(set(groups))

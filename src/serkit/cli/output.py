@@ -35,11 +35,65 @@ def claim_output(
     if not output:
         yield
         return
-    from serkit.io import check_output_file, output_lock
+    from serkit.io import output_lock
 
     with output_lock(output):  # /dev/stdout, a pipe: no file to hold, no lock (io.writes_through)
         check_output_file(output, inputs=inputs, ours=ours, overwrite=overwrite, what=what)
         yield
+
+
+def check_output_file(
+    output: str | Path, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool, what: str
+) -> None:
+    """Refuse, before any work, an --output that is one of the inputs, or an existing file serkit did not write.
+
+    The command line's own check (its messages name its flags): the library writes no user-named file itself.
+
+    Args:
+        output: the file a command is about to write.
+        inputs: the files it reads; the output may never be one of them, --overwrite or not (a recording
+            replaced by a line of text is lost).
+        ours: whether the first 64 KiB of an existing file are serkit's own earlier output of this kind,
+            which may be replaced; anything else is the user's.
+        overwrite: the user's explicit --overwrite, which allows replacing a file that is not serkit's.
+        what: the kind of output, for the message ("serkit predict --format csv").
+
+    Raises:
+        OutputError: one line naming the output and why it is not written.
+    """
+    import os
+
+    from serkit.errors import OutputError
+    from serkit.io import writes_through
+
+    out = Path(output)
+    if out.is_dir():
+        raise OutputError(f"{output}: is a folder; --output takes a file name")
+    if not out.exists():
+        return
+    for source in inputs:
+        try:
+            same = os.path.samefile(out, source)
+        except OSError:
+            same = False
+        if same:
+            named = "" if str(source) == str(output) else f" ({source})"
+            raise OutputError(
+                f"{output}: is one of the inputs{named}; serkit never writes over an input, "
+                "even with --overwrite: choose another --output"
+            )
+    if writes_through(out):
+        return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
+    try:
+        with open(out, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot be read to check whose it is ({exc.strerror or exc})") from None
+    if head and not overwrite and not ours(head):
+        raise OutputError(
+            f"{output}: exists and is not an earlier {what} output; pass --overwrite to replace "
+            "it, or choose another --output"
+        )
 
 
 def claim_folder(output: str | None) -> contextlib.AbstractContextManager:
