@@ -497,3 +497,17 @@ def test_a_users_evaluation_notes_in_a_bundle_folder_are_kept(bundle, corpus, tm
     assert (out / "evaluation_notes.md").read_text() == "to check\n"
     assert (out / "evaluation_drafts" / "plan.txt").read_text() == "plan\n"
     assert not (out / "evaluation").exists()  # serkit's own evaluation folder is replaced
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_users_file_is_never_resumed_into_nor_advised_for_resume(clips, tmp_path, fmt, resume):
+    """jsonl/csv output onto a file serkit did not write: one line that asks for --overwrite (never advising
+    --resume, which would append to it), with or without --resume, and the file is untouched."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\nsecond line\n")
+    rc, out, err = serkit("predict", clips, "--format", fmt, "--output", notes, "--quiet",
+                          *(["--resume"] if resume else []))
+    line = one_error_line(err)
+    assert rc == 2 and f"is not an earlier serkit {fmt} output" in line and "--resume" not in line, err
+    assert notes.read_text() == "my notes\nsecond line\n"

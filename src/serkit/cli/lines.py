@@ -53,13 +53,20 @@ class ResultLines:
                 self._write_file(self._fd, header)
             return
         raw = path.read_bytes() if path.exists() and not overwrite else b""
+        cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
+        text = decode_text(raw[:cut])
+        if raw and raw != (header or "").encode():
+            # The user's file (not whole lines of this format's results) is never resumed into or advised for it.
+            if not (text and self._is_result_file(text, header=header, keys=keys)):
+                raise SerkitError(
+                    f"{output}: exists and is not an earlier serkit {what} output; pass --overwrite to replace "
+                    "it, or choose another --output"
+                )
         if raw and not resume and raw != (header or "").encode():
             raise SerkitError(
                 f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
                 "(the safe choice), --overwrite to replace it, or choose another --output"
             )
-        cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
-        text = decode_text(raw[:cut])
         body = text
         if header and text:
             first, _, body = text.partition("\n")
@@ -110,6 +117,21 @@ class ResultLines:
     def _write_stdout(line: str) -> None:
         sys.stdout.write(line)
         sys.stdout.flush()
+
+    @staticmethod
+    def _is_result_file(text: str, *, header: str | None, keys: Callable[[str], list[str]]) -> bool:
+        """Whether whole lines of an existing file read as this format's results (its header, then lines
+        `keys` parses): an earlier run's output, which --resume may continue."""
+        body = text
+        if header:  # CSV: the fixed leading columns (another model's class columns are still serkit's output)
+            first, _, body = text.partition("\n")
+            if not first.startswith(",".join(header.split(",")[:3])):
+                return False
+        try:
+            keys(body)
+        except ValueError:
+            return False
+        return True
 
     @staticmethod
     def _write_file(fd: int, line: str) -> None:
