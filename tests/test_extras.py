@@ -233,3 +233,44 @@ print(r.json()["label"])
     run = hide(modules("train", "live", "dask", "opensmile"), code=code)
     works(run)
     assert run.stdout.strip() in {"angry", "surprised", "happy", "fearful", "disgust", "sad", "calm", "neutral"}
+
+
+def test_python_api_without_train(hide, corpus):
+    """The Python API says which extra it needs as a MissingExtraError (an ImportError), in worker processes too;
+    the bundled model still predicts through its ONNX files."""
+    clip = str(next(EXAMPLES.glob("*.flac")))
+    code = f"""
+from serkit import Predictor
+from serkit.corpora import load_dataset, scan
+from serkit.errors import MissingExtraError
+from serkit.features import extract_features, get_extractor
+
+def says(call):
+    try:
+        call()
+    except MissingExtraError as exc:
+        assert isinstance(exc, ImportError)
+        print(exc)
+    else:
+        raise AssertionError("no MissingExtraError")
+
+for name in ("spectral_stats", "logmel", "mfcc_matrix"):
+    says(lambda: get_extractor(name).extract(__import__("numpy").zeros(16000, "float32")))
+    for workers in (1, 2):
+        says(lambda: extract_features([{clip!r}] * 8, [get_extractor(name)], workers=workers, progress=False))
+says(lambda: extract_features([{clip!r}] * 8, ["whisper_encoder"], workers=2, progress=False))
+says(lambda: scan({str(corpus)!r}).table)
+says(lambda: load_dataset([{str(corpus)!r}]))
+assert len(scan({str(corpus)!r}).rows) > 0
+print(Predictor.load().predict_file({clip!r}).label)
+"""
+    run = hide(modules("train"), code=code)
+    works(run)
+    out = run.stdout.splitlines()
+    need = ' needs the "train" extra: pip install "serkit[train]"'
+    for name in ("spectral_stats", "logmel", "mfcc_matrix"):
+        assert out.count(f"the {name} feature set{need}") == 3, out
+    assert out.count(f"the whisper_encoder feature set{need}") == 1, out
+    assert f"Corpus.table{need}; Corpus.rows, summary() and to_csv() need no pandas" in out, out
+    assert f"serkit.corpora.load_dataset{need}" in out, out
+    assert out[-1] in {"angry", "surprised", "happy", "fearful", "disgust", "sad", "calm", "neutral"}, out

@@ -10,10 +10,20 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from serkit.errors import MissingExtraError
 
-__all__ = ["EXTRAS", "MissingExtraError", "extra_of_module", "is_installed", "missing_extra", "require"]
+__all__ = [
+    "EXTRAS",
+    "MissingExtraError",
+    "extra_of_module",
+    "is_installed",
+    "missing_extra",
+    "needs_extra",
+    "require",
+]
 
 # extra -> {distribution as pip names it: top-level module it installs}
 EXTRAS: dict[str, dict[str, str]] = {
@@ -134,3 +144,31 @@ def missing_extra(exc: BaseException, what: str) -> MissingExtraError | None:
         name = m.group(1) if m else None
     extra = extra_of_module(name) if name else None
     return MissingExtraError(extra, what) if extra else None
+
+
+@contextmanager
+def needs_extra(what: str, hint: str = "") -> Iterator[None]:
+    """Inside the block, a failed import of a module some extra provides becomes a MissingExtraError.
+
+    Other errors, and imports of modules no extra provides, pass through unchanged; a MissingExtraError raised
+    inside keeps its own message.
+
+    Args:
+        what: What needs the extra, as the message names it (``the logmel feature set``).
+        hint: An alternative that needs no install, appended after a semicolon.
+
+    Yields:
+        Nothing: the block runs as is.
+
+    Raises:
+        MissingExtraError: The block failed to import a module of an extra.
+    """
+    try:
+        yield
+    except ImportError as exc:
+        missing = missing_extra(exc, what)
+        if missing is None or missing is exc:
+            raise
+        if not hint:
+            raise missing from None
+        raise MissingExtraError(missing.extra, missing.what, hint) from None

@@ -15,7 +15,7 @@ import numpy as np
 from serkit import audio
 from serkit.backends import Backend
 from serkit.bundle import LoadedBundle, load_bundle
-from serkit.errors import AudioError, BundleError, SerkitError, UnknownNameError
+from serkit.errors import AudioError, BundleError, DataError, SerkitError, UnknownNameError
 from serkit.normalization import MIN_SPEAKER_FILES
 
 if TYPE_CHECKING:
@@ -345,8 +345,9 @@ class Predictor:
             A new, adapted Predictor; this one is unchanged.
 
         Raises:
-            SerkitError: the model's normalisation cannot be adapted, or too few files could be read.
-            DataError: the recordings are copies or near-identical (degenerate statistics).
+            SerkitError: the model's normalisation cannot be adapted.
+            DataError: fewer than MIN_ADAPT_FILES recordings were given or could be read, or they are copies
+                or near-identical (degenerate statistics).
         """
         import datetime
 
@@ -355,9 +356,10 @@ class Predictor:
         from serkit.normalization import MIN_ADAPT_FILES
 
         self.normalizer.check_adaptable(self.bundle.path)
+        paths = list(paths)  # read twice: expanded here, named in the message below (a generator is read once)
         files = expand_paths(paths)
         if len(files) < MIN_ADAPT_FILES:
-            raise SerkitError(
+            raise DataError(
                 f"adaptation needs at least {MIN_ADAPT_FILES} recordings; got {len(files)} audio "
                 f"file(s) in {' '.join(map(str, paths))}"
             )
@@ -367,7 +369,7 @@ class Predictor:
         ok = [i for i in range(len(files)) if i not in res.failed]
         if len(ok) < MIN_ADAPT_FILES:
             reasons = "; ".join(f"{files[i]}: {r}" for i, r in list(res.failed.items())[:2])
-            raise SerkitError(
+            raise DataError(
                 f"adaptation needs at least {MIN_ADAPT_FILES} usable recordings; {len(ok)} of "
                 f"{len(files)} could be read (e.g. {reasons})"
             )

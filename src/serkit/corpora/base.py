@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from serkit import audio
 from serkit.errors import AudioError, CorpusError, UnknownNameError
+from serkit.extras import needs_extra
 from serkit.io import walk_files
 from serkit.labels import normalise_label, ordered
 from serkit.registry import Registry
@@ -430,8 +432,18 @@ def header_duration(path: Path) -> tuple[float, str | None]:
 
 
 def make_table(rows: Iterable[dict]) -> pd.DataFrame:
-    """Rows as a DataFrame: COLUMNS first (present even when empty), then the rest, sorted by path."""
-    import pandas as pd
+    """Rows as a DataFrame: COLUMNS first (present even when empty), then the rest, sorted by path.
+
+    Args:
+        rows: One dict per file, as a reader produces them.
+
+    Returns:
+        The table.
+
+    Raises:
+        MissingExtraError: pandas is not installed (the ``train`` extra).
+    """
+    pd = import_pandas("Corpus.table", "Corpus.rows, summary() and to_csv() need no pandas")
 
     rows = list(rows)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "path"} for r in rows], index=range(len(rows)))
@@ -445,6 +457,25 @@ def make_table(rows: Iterable[dict]) -> pd.DataFrame:
     extra = [c for c in table.columns if c not in COLUMNS]
     table = table[list(COLUMNS) + extra]
     return table.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def import_pandas(what: str, hint: str = "") -> ModuleType:
+    """pandas, which corpus tables need: the one place that imports it for them.
+
+    Args:
+        what: What needs it, as the message names it (``serkit.corpora.load_dataset``).
+        hint: An alternative that needs no install.
+
+    Returns:
+        The pandas module.
+
+    Raises:
+        MissingExtraError: pandas is not installed (the ``train`` extra).
+    """
+    with needs_extra(what, hint):
+        import pandas
+
+    return pandas
 
 
 def list_audio_files(root: Path) -> tuple[list[Path], list[Skipped]]:

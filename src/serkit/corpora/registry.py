@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from serkit.corpora import readers as _readers  # noqa: F401  (its readers register themselves on import)
 from serkit.corpora.base import READERS as READERS
-from serkit.corpora.base import Corpus, CorpusInfo, CorpusReader, list_audio_files
+from serkit.corpora.base import Corpus, CorpusInfo, CorpusReader, import_pandas, list_audio_files
 from serkit.corpora.base import register_corpus as register_corpus
 from serkit.corpora.manifest import read_manifest
 from serkit.errors import CorpusError, DataError, UnknownNameError
@@ -171,9 +171,9 @@ def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bo
         DataError: no spec, a corpus with no usable file, or no file with a kept label.
         CorpusError: a corpus cannot be read.
         ConfigError: `labels` is not a valid policy, or keeps no label.
+        MissingExtraError: pandas is not installed (the ``train`` extra).
     """
-    import pandas as pd
-
+    pd = import_pandas("serkit.corpora.load_dataset")
     if not specs:
         raise DataError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
     corpora = [read_spec(name, path, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from serkit.errors import ConfigError, UnknownNameError
+from serkit.extras import needs_extra
 from serkit.registry import Registry
 
 # Bump when any extractor's numbers change for the same config: invalidates every cache
@@ -101,7 +104,9 @@ def _coerce(name: str, key: str, kind: Any, value: Any) -> Any:
 class FeatureExtractor(ABC):
     """Base of every feature set: one audio signal in, one array out, configured by a frozen config class.
 
-    Subclass it, set the class attributes, implement `extract`, and `register` a loader for the class.
+    Subclass it, set the class attributes, implement `extract`, and `register` a loader for the class. A module
+    that `extract` fails to import, when an extra provides it (scipy, torch, ...), comes out of `extract` as a
+    MissingExtraError naming the feature set and the extra, in this process or a worker's.
 
     Args:
         config: A ready config (an instance of `config_class`); None for its defaults.
@@ -125,6 +130,21 @@ class FeatureExtractor(ABC):
     config_class: ClassVar[type[FeatureConfig]] = FeatureConfig
     # The folder of the ONNX files this extractor runs from (set by `use_onnx`), so workers can do the same.
     onnx_folder: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        extract = cls.__dict__.get("extract")
+        if not inspect.isfunction(extract) or getattr(extract, "__isabstractmethod__", False):
+            return
+
+        # The one place where a feature set meets its back-end's absence: every extraction (extract_features
+        # in any worker, a Predictor's single file) goes through here, so each reads as its extra's name.
+        @functools.wraps(extract)
+        def checked(self: FeatureExtractor, signal: np.ndarray) -> np.ndarray:
+            with needs_extra(f"the {self.name} feature set"):
+                return extract(self, signal)
+
+        setattr(cls, "extract", checked)  # noqa: B010
 
     def __init__(self, config: FeatureConfig | None = None, **overrides: Any) -> None:
         base = config if config is not None else self.config_class()
@@ -150,6 +170,9 @@ class FeatureExtractor(ABC):
 
         Returns:
             The features, of the shape `kind` says (float32).
+
+        Raises:
+            MissingExtraError: the feature set needs an extra that is not installed (scipy, torch, ...).
         """
 
     def config_dict(self) -> dict[str, Any]:
