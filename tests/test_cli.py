@@ -274,8 +274,25 @@ def test_features_extract_second_run_is_all_from_cache(capsys, tmp_path):
     assert "20 files" in out and "0 computed, 20 from cache, 0 failed" in out
 
 
-def test_feature_help_names_every_registered_feature_set():
-    from serkit.cli import FEATURE_SETS as _FEATURE_SETS
-    from serkit.features import feature_names
-
-    assert sorted(_FEATURE_SETS.split(", ")) == feature_names()
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["evaluate"], "run the feature extraction on a Dask cluster: "),
+        (["train"], "run the feature extraction on a Dask cluster: "),
+        (["features", "extract"], "run the feature extraction on a Dask cluster: "),
+        (["predict"], "run the feature extraction and prediction, in batches, on a Dask cluster: "),
+        (["adapt"], "extract the recordings' features on a Dask cluster: "),
+    ],
+    ids=["evaluate", "train", "features extract", "predict", "adapt"],
+)
+def test_the_scheduler_help_says_what_each_command_runs_on_the_cluster(command, says, capsys, monkeypatch):
+    """--scheduler is declared once (RunOptions), but each command sends other work there: only evaluate and
+    train keep folds or a model here, and only they say so."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        cli.main([*command, "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    [text] = [lines[i + 1].strip() for i, line in enumerate(lines) if line.strip() == "--scheduler ADDRESS|local[:N]"]
+    assert text.startswith(says)
+    assert ("folds are trained here" in text) == (command == ["evaluate"])
+    assert ("model is trained here" in text) == (command == ["train"])

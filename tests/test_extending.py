@@ -134,9 +134,24 @@ def test_the_data_help_names_every_registered_corpus_reader(plugged, command, ca
     assert listed[:9] == ["ravdess", "crema_d", "tess", "savee", "emodb", "emovo", "urdu", "nemo", "folders"]
 
 
+@pytest.mark.parametrize("command", [["evaluate"], ["train"], ["features", "extract"]], ids=" ".join)
+def test_the_features_help_names_every_registered_feature_set(plugged, command, capsys, monkeypatch):
+    """--features' help lists the feature registry's names when it is shown, a feature set registered at run time
+    (the plug-in's `toy_bands`) included: there is no list of names in the command line to keep in step."""
+    from serkit.features import feature_names
+
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option: no name wrapped
+    with pytest.raises(SystemExit):
+        cli.main([*command, "--help"])
+    [option] = [o for o in capsys.readouterr().out.split("\n  -") if o.startswith("-features")]  # with its help
+    listed = option.split("with options in brackets", 1)[1].split("(", 1)[1].split(")", 1)[0].split("; ")[0]
+    assert listed.split(", ") == feature_names() and plugin.FEATURES in listed.split(", ")
+    assert {"spectral_stats", "mfcc_matrix", "logmel", "egemaps", "compare", "whisper_encoder"} < set(feature_names())
+
+
 def test_the_command_line_reads_the_corpora_only_to_show_the_data_help():
-    """Building the parser (every command, `serkit --help`) does not import serkit.corpora; showing --data's help
-    does."""
+    """Building the parser (every command, `serkit --help`) imports neither serkit.corpora nor serkit.features;
+    showing --data's and --features' help does."""
     import subprocess
     import sys
 
@@ -145,12 +160,12 @@ def test_the_command_line_reads_the_corpora_only_to_show_the_data_help():
             "parser = build_parser()\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    parser.format_help()\n"
-            "print('serkit.corpora' in sys.modules)\n"
+            "print('serkit.corpora' in sys.modules, 'serkit.features' in sys.modules)\n"
             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
             "    parser.parse_args(['evaluate', '--help'])\n"
-            "print('serkit.corpora' in sys.modules)\n")
+            "print('serkit.corpora' in sys.modules, 'serkit.features' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["False", "True"], out.stderr
+    assert out.stdout.split() == ["False", "False", "True", "True"], out.stderr
 
 
 def test_an_option_built_for_another_formatter_has_the_names_filled_in():

@@ -172,6 +172,8 @@ def _strings(value: Any) -> tuple[str, ...]:
 # registry (serkit.corpora.corpus_names) only when it shows that help, so neither importing this module nor
 # `serkit --help` reads the corpora, and a reader registered later (a plug-in) is listed too.
 CORPUS_NAMES = "{corpus_names}"
+# And where it lists the registered feature sets (serkit.features.feature_names), likewise filled in when shown.
+FEATURE_NAMES = "{feature_names}"
 
 
 def _option(
@@ -183,9 +185,11 @@ def _option(
     repeat: bool = False,
     folds_only: bool = False,
     evaluate_only: bool = False,
+    per_command: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "help": help,
+        "per_command": dict(per_command or {}),
         "cli": cli,
         "metavar": metavar,
         "choices": choices,
@@ -250,7 +254,7 @@ class ExperimentConfig:
         default=(Component("spectral_stats"),),
         metadata=_option(
             "feature sets combined with +, with options in brackets: whisper_encoder[states=1-2,pooling=mean] "
-            "(see `serkit features list`)",
+            f"({FEATURE_NAMES}; see `serkit features list`)",
             cli="--features",
             metavar="NAME[OPTS][+NAME]",
         ),
@@ -301,7 +305,10 @@ class ExperimentConfig:
     epochs: int | None = dataclasses.field(
         default=None,
         metadata=_option(
-            "maximum epochs for torch models (default 60, with early stopping)", cli="--epochs", metavar="N"
+            "maximum epochs for torch models (default: the model's epochs option, see `serkit models`; with early "
+            "stopping)",
+            cli="--epochs",
+            metavar="N",
         ),
     )
     normalize: Normalization = dataclasses.field(
@@ -546,6 +553,13 @@ def feature_extractors(spec: Any) -> list[Any]:
     return [get_extractor(c.name, c.params) for c in map(_checked_feature, _components(spec, "feature set"))]
 
 
+# What --scheduler accepts, in the words of every command's help (RunOptions.scheduler's per_command).
+_CLUSTER = (
+    "a Dask cluster: a running scheduler (tcp://HOST:8786; its workers read the files by path, so they need the "
+    "same filesystem) or local[:N] (a local cluster of N single-threaded worker processes; default N: one per core)"
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
     """How a run is carried out; never changes what it computes, so it is not saved with results.
@@ -591,11 +605,16 @@ class RunOptions:
     scheduler: str | None = dataclasses.field(
         default=None,
         metadata=_option(
-            "run the feature extraction (and prediction) on a Dask cluster: a running scheduler (tcp://HOST:8786; its "
-            "workers read the files by path, so they need the same filesystem) or local[:N] (a local cluster of N "
-            "single-threaded worker processes; default N: one per core); the folds stay here",
+            f"run the per-file work on {_CLUSTER}",
             cli="--scheduler",
             metavar="ADDRESS|local[:N]",
+            per_command={  # what each command sends there, and what stays in this process
+                "evaluate": f"run the feature extraction on {_CLUSTER}; the folds are trained here",
+                "train": f"run the feature extraction on {_CLUSTER}; the model is trained here",
+                "features extract": f"run the feature extraction on {_CLUSTER}",
+                "predict": f"run the feature extraction and prediction, in batches, on {_CLUSTER}",
+                "adapt": f"extract the recordings' features on {_CLUSTER}",
+            },
         ),
     )
     # Or the caller's own concurrent.futures.Executor / dask.distributed.Client (Python only: no CLI option).

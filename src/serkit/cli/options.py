@@ -7,36 +7,43 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-# Spelled out rather than read from the registry (the feature modules import numpy), so `serkit --help` stays
-# light; tests/test_cli.py keeps it in step with serkit.features.feature_names().
-FEATURE_SETS = "spectral_stats, mfcc_matrix, logmel, egemaps, compare, whisper_encoder"
+# Where `features extract --features`' help lists the registered feature sets: the placeholder that
+# serkit.experiment.FEATURE_NAMES spells (evaluate's and train's --features say it too). The Formatter fills the
+# names in from serkit.features.feature_names() only when it shows that help, so building the parser and
+# `serkit --help` import no feature module, and a feature set registered later (a plug-in) is listed too.
+FEATURE_SETS = "{feature_names}"
 
 
-def with_corpus_names(text: str) -> str:
-    """An option's help with the registered corpus readers' names where it says `CORPUS_NAMES` (--data's).
+def with_registered_names(text: str) -> str:
+    """An option's help with the registry's names where it says `CORPUS_NAMES` (--data's corpus readers) or
+    `FEATURE_NAMES` (--features' feature sets), both placeholders of serkit.experiment.
 
     Args:
         text: The help as the option declares it.
 
     Returns:
-        The help with the names filled in; `text` itself when it lists none (serkit.corpora is imported only
-        when it does).
+        The help with the names filled in; `text` itself when it names no placeholder (serkit.corpora and
+        serkit.features are imported only when it does).
     """
-    from serkit.experiment import CORPUS_NAMES
+    from serkit.experiment import CORPUS_NAMES, FEATURE_NAMES
 
-    if CORPUS_NAMES not in text:
-        return text
-    from serkit.corpora import corpus_names
+    if CORPUS_NAMES in text:
+        from serkit.corpora import corpus_names
 
-    return text.replace(CORPUS_NAMES, ", ".join(corpus_names()))
+        text = text.replace(CORPUS_NAMES, ", ".join(corpus_names()))
+    if FEATURE_NAMES in text:
+        from serkit.features import feature_names
+
+        text = text.replace(FEATURE_NAMES, ", ".join(feature_names()))
+    return text
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
     """Shows a default only where there is one worth showing (not None, not a False flag), and --data's corpus
-    names as registered when the help is shown (`with_corpus_names`)."""
+    names and --features' feature set names as registered when the help is shown (`with_registered_names`)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = with_corpus_names(action.help or "")
+        text = with_registered_names(action.help or "")
         if (
             "%(default)" in text
             or action.default is None
@@ -68,7 +75,7 @@ def add_experiment_options(p: argparse.ArgumentParser, *, command: str, only: Se
         kwargs: dict = {"dest": f.name, "help": meta["help"]}
         shown_by_us = isinstance(p.formatter_class, type) and issubclass(p.formatter_class, Formatter)
         if not shown_by_us:  # another formatter would show the placeholder: fill the names in now
-            kwargs["help"] = with_corpus_names(meta["help"])
+            kwargs["help"] = with_registered_names(meta["help"])
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
         if meta["choices"]:
@@ -107,25 +114,24 @@ def experiment_from(args: argparse.Namespace):
 
 def add_run_options(p: argparse.ArgumentParser, *, folds: bool = True, only: Sequence[str] | None = None) -> None:
     """One option per RunOptions field (how a run is carried out), declared and documented there once;
-    `folds=False` leaves out what only matters to cross-validation (--jobs)."""
+    `folds=False` leaves out what only matters to cross-validation (--jobs). A field whose help differs by
+    command (--scheduler's: what runs on the cluster) gives this parser's command its own (`per_command`)."""
     import dataclasses
 
     from serkit.experiment import RunOptions
 
+    command = p.prog.partition(" ")[2]  # `serkit features extract` -> `features extract`
     for f in dataclasses.fields(RunOptions):
         meta = f.metadata
         if not meta.get("cli") or (only is not None and f.name not in only) or (meta["folds_only"] and not folds):
             continue
+        text = meta["per_command"].get(command, meta["help"])
         if f.type == "bool":  # flags: --no-cache sets True, --quiet turns progress off
-            p.add_argument(
-                meta["cli"], dest=f.name, action="store_false" if f.default else "store_true", help=meta["help"]
-            )
+            p.add_argument(meta["cli"], dest=f.name, action="store_false" if f.default else "store_true", help=text)
         else:
             kind = int if f.type in ("int", "int | None") else None
             extra: dict[str, Any] = {"type": kind} if kind else {}
-            p.add_argument(
-                meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=meta["help"], **extra
-            )
+            p.add_argument(meta["cli"], dest=f.name, default=f.default, metavar=meta["metavar"], help=text, **extra)
 
 
 def run_from(args: argparse.Namespace):

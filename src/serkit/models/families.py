@@ -47,7 +47,19 @@ _SKOPS_BUILTINS = frozenset(
 
 
 class ModelFamily:
-    """The interface: one instance per family, shared by every model of it."""
+    """How one kind of model is fitted, saved, loaded and exported: the interface the pipelines and the bundle
+    call instead of testing a model's name. One instance per family is shared by every model of it
+    (`ModelSpec.family`); serkit has `TORCH` and `SKLEARN`.
+
+    A new kind of model subclasses this, sets the three class attributes and overrides `fit`, `save` and
+    `load`, plus `saved_params` when the estimator needs more than its weights to be rebuilt, and
+    `onnx_module` and `input_scale` when it can be exported to ONNX.
+
+    Attributes:
+        name: The family's name, as `serkit models` shows it (``"torch"``, ``"sklearn"``).
+        weights_file: The file in a bundle's folder that holds a fitted model's weights.
+        trains_by_epochs: Whether its models train by epochs (they take `--epochs` / `ExperimentConfig.epochs`).
+    """
 
     name: ClassVar[str]
     weights_file: ClassVar[str]
@@ -62,24 +74,93 @@ class ModelFamily:
         groups: np.ndarray | None = None,
         origin: np.ndarray | None = None,
     ) -> Any:
+        """Fit an unfitted estimator (as `ModelSpec.build` makes it) on training rows.
+
+        Args:
+            estimator: The estimator to fit, in place.
+            X: The features, one row per file (or augmented copy): 2-D for vectors, 3-D for matrices and states.
+            y: The labels, one per row.
+            groups: The speaker of each row, for a family that holds out validation speakers (None: unknown).
+            origin: For each row, the index of the original file it was augmented from, so that copies of one
+                file never straddle a training/validation split (None: no augmentation).
+
+        Returns:
+            The fitted estimator.
+
+        Raises:
+            NotImplementedError: the family does not override it.
+        """
         raise NotImplementedError
 
     def saved_params(self, estimator: Any) -> dict[str, Any]:
-        """What `load` needs besides the weights to rebuild the estimator."""
+        """What `load` needs besides the weights to rebuild the estimator; saved in the bundle's config.
+
+        Args:
+            estimator: A fitted estimator of this family.
+
+        Returns:
+            JSON-serialisable parameters, given back to `load` as `params` (empty by default).
+        """
         return {}
 
     def save(self, estimator: Any, folder: Path) -> None:
+        """Write a fitted estimator's weights to `folder / weights_file`.
+
+        Args:
+            estimator: A fitted estimator of this family.
+            folder: The bundle's folder (being written: the bundle is renamed into place once complete).
+
+        Raises:
+            NotImplementedError: the family does not override it.
+        """
         raise NotImplementedError
 
     def load(self, folder: Path, *, params: dict[str, Any], labels: list[str], input_shape: tuple[int, ...]) -> Any:
+        """Rebuild a fitted estimator from a bundle's folder, checking what it reads.
+
+        Args:
+            folder: The bundle's folder, holding `weights_file`.
+            params: What `saved_params` returned when the bundle was written.
+            labels: The bundle's classes, in the order of the model's outputs.
+            input_shape: The shape of one input row (features), as the bundle's config records it.
+
+        Returns:
+            The fitted estimator, ready to predict.
+
+        Raises:
+            BundleError: in an implementation, when the weights are missing, damaged, not finite, or disagree
+                with `labels` or `input_shape` (one line naming the file and the problem).
+            NotImplementedError: the family does not override it.
+        """
         raise NotImplementedError
 
     def onnx_module(self, estimator: Any, *, where: str):
-        """A torch module computing the logits, for ONNX export; BundleError when the model cannot be exported."""
+        """A torch module computing the logits, for ONNX export (`serkit export`).
+
+        Args:
+            estimator: A fitted estimator of this family.
+            where: What to name in an error (the bundle's path).
+
+        Returns:
+            A `torch.nn.Module` mapping a batch of inputs to logits.
+
+        Raises:
+            BundleError: the model cannot be exported (the default).
+        """
         raise BundleError(f"{where}: this model cannot be exported to ONNX")
 
     def input_scale(self, estimator: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the inputs the model was trained on (to check an export on realistic inputs)."""
+        """Mean and std of the inputs the model was trained on, to check an export on realistic inputs.
+
+        Args:
+            estimator: A fitted estimator of this family.
+
+        Returns:
+            The per-feature mean and standard deviation.
+
+        Raises:
+            NotImplementedError: the family cannot be exported (it does not override it).
+        """
         raise NotImplementedError
 
 
