@@ -433,15 +433,19 @@ def test_streamed_output_to_stdout_or_dev_null_is_written_through(clips, fmt):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+def _fifo_output(fifo: Path, link: Path | None):
+    """A FIFO to write --output into, optionally through a link to it, with a reader already waiting on it:
+    (fifo, the path to pass as --output, the reader)."""
+    os.mkfifo(fifo)
+    if link is not None:
+        link.symlink_to(fifo)
+    return fifo, link or fifo, _reader(fifo)
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "json", "table"])
 @pytest.mark.parametrize("link", [False, True])
 def test_predict_into_a_fifo_writes_into_it(clips, tmp_path, fmt, link):
-    fifo = tmp_path / "results.fifo"
-    os.mkfifo(fifo)
-    target = tmp_path / "latest" if link else fifo
-    if link:
-        target.symlink_to(fifo)
-    reader = _reader(fifo)
+    fifo, target, reader = _fifo_output(tmp_path / "results.fifo", tmp_path / "latest" if link else None)
     rc, _, err = serkit("predict", clips, "--format", fmt, "--output", target, "--quiet", timeout=60)
     got = _read(reader)
     assert rc == 0, err
@@ -453,12 +457,7 @@ def test_predict_into_a_fifo_writes_into_it(clips, tmp_path, fmt, link):
 @pytest.mark.parametrize("link", [False, True])
 def test_plot_into_a_fifo_writes_into_it_and_never_replaces_it(clips, tmp_path, link):
     """As `plot audio FILE --output /dev/null` run as root must not replace /dev/null with a file: shown on a FIFO."""
-    fifo = tmp_path / "picture.fifo"
-    os.mkfifo(fifo)
-    target = tmp_path / "latest.png" if link else fifo
-    if link:
-        target.symlink_to(fifo)
-    reader = _reader(fifo)
+    fifo, target, reader = _fifo_output(tmp_path / "picture.fifo", tmp_path / "latest.png" if link else None)
     rc, _, err = serkit("plot", "audio", sorted(clips.iterdir())[0], "--output", target, timeout=60)
     got = _read(reader)
     assert rc == 0, err
