@@ -62,3 +62,14 @@ def test_onnx_and_native_default_model_agree(backend):
     ref = Predictor.load(backend="native").predict_file(clip).probabilities
     got = Predictor.load(backend=backend).predict_file(clip).probabilities
     assert max(abs(got[k] - ref[k]) for k in ref) < 1e-4
+
+
+def test_the_command_line_parser_loads_no_numpy():
+    """`serkit --help` and argument errors need only the option declarations: not numpy, nor what imports it
+    (the normalisation schemes, the features, the corpora)."""
+    code = ("import sys\nfrom serkit.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in ('numpy', 'serkit.normalization', 'serkit.features', 'serkit.corpora') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout

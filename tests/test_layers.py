@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "serkit"
 # Lowest first. A module may import its own layer or a lower one, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"serkit.errors", "serkit.registry", "serkit.backends", "serkit.stream_options", "serkit.io", "serkit.version", "serkit.validation", "serkit.audio", "serkit.labels", "serkit.metrics", "serkit.parallel",
-              "serkit.onnx_runtime", "serkit.normalization", "serkit.extras"}),
+              "serkit.onnx_runtime", "serkit.normalization", "serkit.normalization_names", "serkit.extras"}),
     ("domain", {"serkit.experiment", "serkit.corpora", "serkit.features", "serkit.models", "serkit.augment",
                 "serkit.segment", "serkit.bundle", "serkit.plots"}),
     ("pipelines", {"serkit.evaluation", "serkit.training", "serkit.inference", "serkit.export", "serkit.reports",

@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serkit.errors import ConfigError, UnknownNameError
-from serkit.normalization import Normalization, Normalizer, adaptable_normalization
-from serkit.normalization import scheme as normalization_scheme
+from serkit.normalization_names import Normalization
 from serkit.validation import Bound, check_range
+
+if TYPE_CHECKING:
+    from serkit.normalization import Normalizer
 
 __all__ = [
     "Bound",
@@ -392,9 +394,11 @@ class ExperimentConfig:
                 "protocol='corpus' (leave-one-corpus-out) needs at least 2 data corpora", params=("protocol", "data")
             )
         if self.adapt_files:
+            from serkit import normalization as nz
+
             if not self.normalizer.can_adapt:
                 raise ConfigError(
-                    f"adapt_files needs normalize={adaptable_normalization()}", params=("adapt_files", "normalize")
+                    f"adapt_files needs normalize={nz.adaptable_normalization()}", params=("adapt_files", "normalize")
                 )
             if self.protocol not in (Protocol.CORPUS, Protocol.CROSS):
                 raise ConfigError(
@@ -417,7 +421,9 @@ class ExperimentConfig:
     @property
     def normalizer(self) -> type[Normalizer]:
         """The normalisation scheme's class: it fits, applies, adapts and saves the statistics."""
-        return normalization_scheme(self.normalize)
+        from serkit.normalization import scheme
+
+        return scheme(self.normalize)
 
     def feature_kinds(self) -> dict[str, str]:
         """What each feature set produces.

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from serkit.errors import BundleError, DataError, SerkitError
+from serkit.normalization_names import Normalization
 from serkit.registry import Registry
 from serkit.validation import check_array
 
@@ -36,14 +37,6 @@ MIN_SPEAKER_FILES = 10  # a per-speaker model predicts at least this many record
 MIN_ADAPT_SPREAD = 0.15
 EPS = 1e-6
 STATS_FILE = "normalization.npz"
-
-
-class Normalization(str, Enum):
-    """The closed set of schemes a config may name (`ExperimentConfig.normalize`)."""
-
-    NONE = "none"
-    CORPUS = "corpus"  # each corpus z-scored by its own statistics; a new domain by adaptation statistics
-    SPEAKER = "speaker"  # each speaker z-scored by its own files (transductive)
 
 
 @dataclasses.dataclass(frozen=True)
