@@ -55,31 +55,34 @@ class ResultLines:
         raw = path.read_bytes() if path.exists() and not overwrite else b""
         cut = raw.rfind(b"\n") + 1  # whole lines only: a last line without its newline was cut off mid-write
         text = decode_text(raw[:cut])
+        done: list[str] = []
         if raw and raw != (header or "").encode():
-            # The user's file (not whole lines of this format's results) is never resumed into or advised for it.
-            if not (text and self._is_result_file(text, header=header, keys=keys)):
+            # Whole lines of this format's results (CSV: its fixed leading columns, as another model's class
+            # columns are still serkit's output) are an earlier run's, which --resume may continue; anything
+            # else is the user's file, never resumed into nor advised for it. One parse serves both.
+            first, body = text.partition("\n")[::2] if header else ("", text)
+            try:
+                done = keys(body) if body else []
+                ours = bool(text) and (not header or first.startswith(",".join(header.split(",")[:3])))
+            except ValueError:
+                ours = False
+            if not ours:
                 raise SerkitError(
                     f"{output}: exists and is not an earlier serkit {what} output; pass --overwrite to replace "
                     "it, or choose another --output"
                 )
-        if raw and not resume and raw != (header or "").encode():
-            raise SerkitError(
-                f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
-                "(the safe choice), --overwrite to replace it, or choose another --output"
-            )
-        body = text
-        if header and text:
-            first, _, body = text.partition("\n")
-            if first + "\n" != header:
+            if not resume:
+                raise SerkitError(
+                    f"{output}: exists and is not empty; pass --resume to add only the files not in it yet "
+                    "(the safe choice), --overwrite to replace it, or choose another --output"
+                )
+            if header and first + "\n" != header:
                 raise SerkitError(
                     f"{output}: its first line is not the {what} header of this model "
                     f"({first[:80]!r}); resume with the same --model and --format, or choose another "
                     "--output"
                 )
-        try:
-            self.done = set(keys(body)) if body else set()
-        except ValueError as exc:
-            raise SerkitError(f"{output}: is not a serkit {what} result file ({exc}); not writing into it") from None
+        self.done = set(done)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         if overwrite:
             os.ftruncate(self._fd, 0)
@@ -117,21 +120,6 @@ class ResultLines:
     def _write_stdout(line: str) -> None:
         sys.stdout.write(line)
         sys.stdout.flush()
-
-    @staticmethod
-    def _is_result_file(text: str, *, header: str | None, keys: Callable[[str], list[str]]) -> bool:
-        """Whether whole lines of an existing file read as this format's results (its header, then lines
-        `keys` parses): an earlier run's output, which --resume may continue."""
-        body = text
-        if header:  # CSV: the fixed leading columns (another model's class columns are still serkit's output)
-            first, _, body = text.partition("\n")
-            if not first.startswith(",".join(header.split(",")[:3])):
-                return False
-        try:
-            keys(body)
-        except ValueError:
-            return False
-        return True
 
     @staticmethod
     def _write_file(fd: int, line: str) -> None:
