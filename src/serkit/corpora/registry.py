@@ -45,11 +45,20 @@ def get_reader(name: str) -> CorpusReader:
         raise UnknownNameError("corpus", name, corpus_names()) from None
 
 
-DETECT_ADVICE = "; "  # where detect's message gives its advice, which load_dataset words for its own parameter
+def detect(root: str | Path, *, via: str = "corpus") -> str:
+    """Pick the reader whose naming scheme fits most audio files under root.
 
+    Args:
+        root: The corpus folder, or a CSV manifest.
+        via: The parameter that names the reader when the names do not tell: ``corpus`` (`scan`'s), or
+            ``data`` (a ``NAME=PATH`` entry, as `load_dataset` takes them).
 
-def detect(root: str | Path) -> str:
-    """Pick the reader whose naming scheme fits most audio files under root."""
+    Returns:
+        The reader's name.
+
+    Raises:
+        CorpusError: no audio file under root, or no reader fits half of their names.
+    """
     root = Path(root)
     if root.is_file() and root.suffix.lower() == ".csv":
         return MANIFEST
@@ -70,11 +79,11 @@ def detect(root: str | Path) -> str:
         if share > best_share and not (name == "folders" and best_share >= 0.5):
             best, best_share = name, share
     if best_share < 0.5:
+        advice = "pass corpus as one of" if via == "corpus" else f"name its reader as data=NAME={root} with NAME one of"
         raise CorpusError(
             f"{root}: cannot tell which naming scheme this folder follows "
-            f"({best_share:.0%} of names fit the best guess, {best or 'none'}){DETECT_ADVICE}"
-            f"pass corpus as one of: {', '.join(corpus_names())}",
-            params=("corpus",),
+            f"({best_share:.0%} of names fit the best guess, {best or 'none'}); {advice}: {', '.join(corpus_names())}",
+            params=(via,),
         )
     return best
 
@@ -138,22 +147,6 @@ def parse_data_spec(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
-def read_spec(name: str | None, path: str, *, check_audio: bool) -> Corpus:
-    """One `data` entry scanned; a folder whose reader cannot be told is advised as `data=NAME=PATH`."""
-    if name is None:
-        try:
-            name = detect(path)
-        except CorpusError as exc:
-            if "corpus" not in exc.params:
-                raise
-            what = str(exc).split(DETECT_ADVICE, 1)[0]
-            raise CorpusError(
-                f"{what}; name its reader as data=NAME={path} with NAME one of: {', '.join(corpus_names())}",
-                params=("data",),
-            ) from None
-    return scan(path, corpus=name, check_audio=check_audio)
-
-
 def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bool = True) -> Dataset:
     """Scan and merge corpora onto one label set, as evaluation and training read them.
 
@@ -176,7 +169,10 @@ def load_dataset(specs: Sequence[str], *, labels: str = "union", check_audio: bo
     pd = import_pandas("serkit.corpora.load_dataset")
     if not specs:
         raise DataError("no corpus to read; pass data=PATH or data=NAME=PATH", params=("data",))
-    corpora = [read_spec(name, path, check_audio=check_audio) for name, path in map(parse_data_spec, specs)]
+    corpora = [
+        scan(path, corpus=name or detect(path, via="data"), check_audio=check_audio)
+        for name, path in map(parse_data_spec, specs)
+    ]
     for c in corpora:
         if c.table.empty:
             raise DataError(f"{c.root}: no usable audio files ({len(c.skipped)} skipped)")
