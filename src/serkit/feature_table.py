@@ -43,14 +43,6 @@ class TrainingRows:
     origin: np.ndarray
     n_originals: int
 
-    def groups(self, by: str) -> np.ndarray:
-        """The rows' speakers (`by="speakers"`) or corpora (`by="domains"`)."""
-        if by not in ("speakers", "domains"):
-            from serkit.errors import UnknownNameError
-
-            raise UnknownNameError("grouping", by, ("speakers", "domains"))
-        return self.speakers if by == "speakers" else self.domains
-
 
 class FeatureTable:
     """Features of a dataset, extracted once (cached) and shared by every model, fold and the final training."""

@@ -284,13 +284,6 @@ class Predictor:
         }
 
     # -- new Predictors from this one ----------------------------------------------------------------
-    def _derived(self, bundle: LoadedBundle, *, transductive: bool) -> Predictor:
-        """A new Predictor on `bundle` sharing this one's loaded extractors and model (nothing is reloaded)."""
-        new = copy.copy(self)
-        new.bundle = bundle
-        new.transductive = transductive
-        return new
-
     def with_normalizer(
         self, normalizer: Normalizer, *, adaptation: dict | None = None, transductive: bool = False
     ) -> Predictor:
@@ -320,7 +313,10 @@ class Predictor:
             normalizer=normalizer,
             adaptation=adaptation if adaptation is not None else self.bundle.adaptation,
         )
-        return self._derived(bundle, transductive=transductive)
+        new = copy.copy(self)  # shares this one's loaded extractors and model: nothing is reloaded
+        new.bundle = bundle
+        new.transductive = transductive
+        return new
 
     def adapt(
         self,

@@ -140,21 +140,6 @@ class Registry(Generic[T]):
         """
         return list(dict.fromkeys([*self._loaders, *self._loaded]))
 
-    def aliases(self, name: str) -> list[str]:
-        """The aliases of a registered name.
-
-        Args:
-            name: A name or an alias.
-
-        Returns:
-            Its aliases, possibly none.
-
-        Raises:
-            UnknownNameError: no entry has that name or alias.
-        """
-        key = self.canonical(name)
-        return [a for a, k in self._aliases.items() if k == key]
-
     def values(self) -> Iterator[T]:
         """Every entry, in registration order, loading each.
 
