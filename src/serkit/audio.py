@@ -656,8 +656,9 @@ def load(
     to gigabytes of samples). max_samples counts what the decoder produces, channels x rate x
     seconds, because that is what costs time and memory: 150 s is harmless at 16 kHz mono and 1.8 GB
     at 384 kHz on 8 channels. Both are checked from the header before decoding when it states the
-    length, and block by block while decoding when it does not. Blocks are downmixed as they come,
-    so what is held is the mono signal, never the channels.
+    length, and block by block while decoding when it does not. Blocks (at most _MAX_BLOCK_SAMPLES
+    samples, so an ordinary clip is one read) are downmixed as they come, so what is held is the
+    mono signal and at most one block of the channels.
     """
     label = _name(source, name)
     with _opened(source, label) as s:
@@ -671,14 +672,24 @@ def load(
                 s, max_samples, f"{s.frames / sr:.1f} s: {s.frames * s.channels / 1e6:.1f} M samples"
             )
         max_frames = None if max_duration is None else int(max_duration * sr)
+        # A file whose header states its length is read in one go up to _MAX_BLOCK_SAMPLES (as in iter_blocks):
+        # an ordinary clip is one read, a huge one never holds more than one block of its channels. MP3 keeps
+        # 64k-frame reads: libsndfile's (1.2.2) MP3 decoder gives slightly different samples depending on where
+        # reads are cut (up to ~5e-5 on a 4 s clip), and changing the cut would change its predictions.
+        if s.frames is None or s.mpeg:
+            block = _UNKNOWN_LENGTH_BLOCK
+        else:
+            block = max(1, min(s.frames, _MAX_BLOCK_SAMPLES // s.channels))
         parts: list[np.ndarray] = []
         decoded = 0
-        for data in _blocks(s, _UNKNOWN_LENGTH_BLOCK, max_frames=max_frames):
-            decoded += data.size
-            if max_samples is not None and decoded > max_samples:
-                raise _too_many_samples(
-                    s, max_samples, f"length not in the header: more than {max_samples / 1e6:g} M samples"
-                )
+        for data in _blocks(s, block, max_frames=max_frames):
+            # With the length in the header, the checks above already bound what _blocks reads.
+            if s.frames is None and max_samples is not None:
+                decoded += data.size
+                if decoded > max_samples:
+                    raise _too_many_samples(
+                        s, max_samples, f"length not in the header: more than {max_samples / 1e6:g} M samples"
+                    )
             parts.append(to_mono(data))
     if not parts:
         raise AudioError(label, "contains no samples", AudioProblem.EMPTY)
