@@ -15,17 +15,7 @@ from collections.abc import Iterator, Sequence
 from serkit.cli.options import Formatter
 from serkit.cli.output import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXTRA_NEEDED", "FEATURE_SETS", "build_parser", "main"]
-
-
-def __getattr__(name: str) -> str:
-    """`FEATURE_SETS`: the registered feature sets' names, comma-separated, read from the registry when asked
-    for (so importing this package imports no feature module)."""
-    if name == "FEATURE_SETS":
-        from serkit.features import feature_names
-
-        return ", ".join(feature_names())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXTRA_NEEDED", "build_parser", "main"]
 
 
 # In the order `serkit --help` lists them.

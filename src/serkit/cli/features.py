@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from serkit.cli.options import FEATURE_SETS, Formatter, add_data_options, add_run_options, run_from
+from serkit.cli.options import Formatter, add_data_options, add_run_options, run_from
 from serkit.cli.output import EXIT_OK, EXIT_PARTIAL, warn_skipped
+from serkit.experiment import FEATURE_NAMES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--features",
         default="spectral_stats",
         metavar="NAME[OPTS][+NAME]",
-        help=f"feature sets to extract, with options in brackets ({FEATURE_SETS})",
+        help=f"feature sets to extract, with options in brackets ({FEATURE_NAMES})",
     )
     add_run_options(fx, folds=False)
     ls = fsub.add_parser(

@@ -7,12 +7,6 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-# Where `features extract --features`' help lists the registered feature sets: the placeholder that
-# serkit.experiment.FEATURE_NAMES spells (evaluate's and train's --features say it too). The Formatter fills the
-# names in from serkit.features.feature_names() only when it shows that help, so building the parser and
-# `serkit --help` import no feature module, and a feature set registered later (a plug-in) is listed too.
-FEATURE_SETS = "{feature_names}"
-
 
 def with_registered_names(text: str) -> str:
     """An option's help with the registry's names where it says `CORPUS_NAMES` (--data's corpus readers) or
