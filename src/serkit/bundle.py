@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -61,10 +62,7 @@ class BundleConfig:
     @property
     def input_size(self) -> int:
         """How many numbers one input row holds (the product of `input_shape`)."""
-        size = 1
-        for n in self.input_shape:
-            size *= n
-        return size
+        return math.prod(self.input_shape)
 
     @property
     def spec(self):
@@ -145,7 +143,13 @@ def is_bundle_name(name: str) -> bool:
     Returns:
         True for a name a bundle uses; `evaluation_notes.md` is not one.
     """
-    return name in BUNDLE_FILES or name.endswith(".onnx") or EVALUATION_FOLDER.fullmatch(name) is not None
+    return is_bundle_file_name(name) or EVALUATION_FOLDER.fullmatch(name) is not None
+
+
+def is_bundle_file_name(name: str) -> bool:
+    """Whether serkit writes a file of this name into a bundle folder: one of BUNDLE_FILES, or an exported
+    *.onnx file."""
+    return name in BUNDLE_FILES or name.endswith(".onnx")
 
 
 def is_bundle_entry(entry: Path) -> bool:
@@ -163,7 +167,7 @@ def is_bundle_entry(entry: Path) -> bool:
     if entry.is_symlink():
         return False
     if entry.is_file():
-        return name in BUNDLE_FILES or name.endswith(".onnx")
+        return is_bundle_file_name(name)
     return entry.is_dir() and EVALUATION_FOLDER.fullmatch(name) is not None and (entry / "metrics.json").is_file()
 
 

@@ -7,6 +7,7 @@ new kind of model is one new family here, not edits in evaluation, training, bun
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -230,10 +231,7 @@ class SklearnFamily(ModelFamily):
         classes = [str(c) for c in est.classes_]
         if classes != list(labels):
             raise BundleError(f"{folder}: model classes {classes} disagree with labels.json {list(labels)}")
-        size = 1
-        for n in input_shape:
-            size *= n
-        check_fitted_arrays(est, where=str(folder / self.weights_file), n_features=size)
+        check_fitted_arrays(est, where=str(folder / self.weights_file), n_features=math.prod(input_shape))
         return est
 
     def onnx_module(self, estimator, *, where):
