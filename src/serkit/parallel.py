@@ -10,6 +10,7 @@ extractors and model between steps instead of paying for them again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import sys
@@ -168,14 +169,10 @@ def relax_malloc_trim() -> None:
     if _MALLOC_RELAXED or "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
         return
     _MALLOC_RELAXED = True
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _glibc()
+    if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
         libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-    except (OSError, AttributeError):  # not glibc: nothing to undo
-        pass
 
 
 _MALLOC_RELAXED = False
@@ -187,14 +184,25 @@ def release_freed_memory() -> None:
     glibc keeps freed blocks for reuse, in every thread's arena: after a large refused upload was
     decoded block by block, a server would go on holding tens of MB it no longer uses.
     """
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> Any:
+    """glibc, loaded once for its allocator controls (mallopt, malloc_trim); None elsewhere (not Linux, or
+    another C library)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes
 
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both exist in glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
