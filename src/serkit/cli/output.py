@@ -27,7 +27,12 @@ def emit(text: str, output: str | None) -> None:
 
 @contextlib.contextmanager
 def claim_output(
-    output: str | None, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool, what: str
+    output: str | None,
+    *,
+    inputs: Iterable[str | Path],
+    ours: Callable[[bytes], bool] | None,
+    overwrite: bool,
+    what: str,
 ) -> Iterator[None]:
     """Hold --output FILE for the command's run (a second writer is refused with this run's pid), after
     checking it is not one of the inputs and, if it exists, is serkit's own earlier output or --overwrite.
@@ -43,7 +48,12 @@ def claim_output(
 
 
 def check_output_file(
-    output: str | Path, *, inputs: Iterable[str | Path], ours: Callable[[bytes], bool], overwrite: bool, what: str
+    output: str | Path,
+    *,
+    inputs: Iterable[str | Path],
+    ours: Callable[[bytes], bool] | None,
+    overwrite: bool,
+    what: str,
 ) -> None:
     """Refuse, before any work, an --output that is one of the inputs, or an existing file serkit did not write.
 
@@ -54,7 +64,7 @@ def check_output_file(
         inputs: the files it reads; the output may never be one of them, --overwrite or not (a recording
             replaced by a line of text is lost).
         ours: whether the first 64 KiB of an existing file are serkit's own earlier output of this kind,
-            which may be replaced; anything else is the user's.
+            which may be replaced; anything else is the user's. None: the writer checks the content itself.
         overwrite: the user's explicit --overwrite, which allows replacing a file that is not serkit's.
         what: the kind of output, for the message ("serkit predict --format csv").
 
@@ -69,11 +79,13 @@ def check_output_file(
     out = Path(output)
     if out.is_dir():
         raise OutputError(f"{output}: is a folder; --output takes a file name")
-    if not out.exists():
-        return
+    try:
+        out_stat = os.stat(out)
+    except OSError:
+        return  # nothing there yet (or a broken link, which the writer replaces)
     for source in inputs:
         try:
-            same = os.path.samefile(out, source)
+            same = os.path.samestat(out_stat, os.stat(source))
         except OSError:
             same = False
         if same:
@@ -84,6 +96,8 @@ def check_output_file(
             )
     if writes_through(out):
         return  # a device or a pipe (--output /dev/stdout): nothing on disk to lose, and reading it could block
+    if ours is None:
+        return  # the writer reads what the file holds itself (jsonl and csv: continued, refused or replaced)
     try:
         with open(out, "rb") as fh:
             head = fh.read(1 << 16)

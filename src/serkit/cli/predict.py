@@ -103,7 +103,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not files:
         raise SerkitError(f"no audio files found in {' '.join(args.paths)}")
     # jsonl and csv check what an existing file holds themselves (ResultLines): continued, refused or replaced.
-    ours = (lambda head: True) if fmt in STREAMED else OURS[fmt]
+    ours = None if fmt in STREAMED else OURS[fmt]
     with claim_output(
         args.output,
         inputs=[*files, *args.paths],
