@@ -2,7 +2,8 @@
 
 The ranges are used twice: by ``ServerSettings`` (a library caller gets a ``ConfigError``) and by
 the CLI's argument types (``option_type``: argparse prints one error line naming the option).
-Nothing here imports FastAPI, so ``serkit --help`` stays fast.
+Each field's metadata holds its option's help and metavar (``_option``): ``serkit.cli.serve`` declares
+one option per field from it. Nothing here imports FastAPI, so ``serkit --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from serkit.errors import ConfigError
@@ -95,6 +97,23 @@ def parse_origins(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _option(
+    help: str, metavar: str, *, parse: Callable[[Iterable[str]], tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """The ``serkit serve`` option of a ``ServerSettings`` field, as the field's metadata.
+
+    Args:
+        help: The option's help (argparse adds the field's default where it has one).
+        metavar: The option's value as the help shows it.
+        parse: For a list setting, what checks its comma-separated items (numeric settings are
+            checked by their ``BOUNDS`` row instead).
+
+    Returns:
+        The metadata that ``serkit.cli.serve`` declares the option from.
+    """
+    return {"help": help, "metavar": metavar, "parse": parse}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     """The limits and the exposure policy of one app; validated on creation.
@@ -105,20 +124,75 @@ class ServerSettings:
     so a browser page from another site cannot post to the server.
     """
 
-    max_upload_mb: float = 25.0
-    max_concurrent: int = dataclasses.field(default_factory=default_max_concurrent)
-    read_timeout: float = 15.0  # longest silence while a request body is being received
-    upload_timeout: float = 120.0  # longest time to receive one whole body (25 MB at 1.7 Mbit/s)
-    keep_alive_timeout: float = 5.0  # an idle connection is closed after this
-    max_streams: int = 8  # live streams (/api/stream) open at once; the next is refused
-    max_stream_seconds: float = 600.0  # a live stream ends after this much audio (or wall-clock time)
-    max_message_kb: int = 64  # largest WebSocket message: 0.68 s of 48 kHz 16-bit PCM
-    max_stream_lead: float = 5.0  # how far a live client may send ahead of real time before it is refused
+    max_upload_mb: float = dataclasses.field(default=25.0, metadata=_option("largest accepted upload", "MB"))
+    max_concurrent: int = dataclasses.field(
+        default_factory=default_max_concurrent,
+        metadata=_option(
+            "predictions in progress at once, uploads included; more get 503 with Retry-After (default: one per core)",
+            "N",
+        ),
+    )
+    # longest silence while a request body is being received
+    read_timeout: float = dataclasses.field(
+        default=15.0, metadata=_option("408 and close when a request body stops arriving for S seconds", "S")
+    )
+    # longest time to receive one whole body (25 MB at 1.7 Mbit/s)
+    upload_timeout: float = dataclasses.field(
+        default=120.0, metadata=_option("408 and close when a whole request body takes longer than S seconds", "S")
+    )
+    # an idle connection is closed after this
+    keep_alive_timeout: float = dataclasses.field(
+        default=5.0, metadata=_option("close idle connections after S seconds", "S")
+    )
+    # live streams (/api/stream) open at once; the next is refused
+    max_streams: int = dataclasses.field(
+        default=8,
+        metadata=_option(
+            "live streams (WebSocket /api/stream) open at once; the next is refused with close code 1013", "N"
+        ),
+    )
+    # a live stream ends after this much audio (or wall-clock time)
+    max_stream_seconds: float = dataclasses.field(
+        default=600.0,
+        metadata=_option("a live stream ends (with its summary) after S seconds of audio or of wall-clock time", "S"),
+    )
+    # largest WebSocket message: 0.68 s of 48 kHz 16-bit PCM
+    max_message_kb: int = dataclasses.field(
+        default=64, metadata=_option("largest WebSocket message of a live stream", "KB")
+    )
+    # how far a live client may send ahead of real time before it is refused
+    max_stream_lead: float = dataclasses.field(
+        default=5.0,
+        metadata=_option("a live client sending more than S seconds ahead of real time is refused (not queued)", "S"),
+    )
     # Messages a second a live client may send on average, after a burst of 10 s worth: each message costs the
     # server work whatever its size, so 2-byte messages as fast as a client can send are a flood, not audio.
-    max_stream_messages: float = 100.0
-    allowed_hosts: tuple[str, ...] | None = None
-    allowed_origins: tuple[str, ...] = ()
+    max_stream_messages: float = dataclasses.field(
+        default=100.0,
+        metadata=_option(
+            "messages a second a live client may send on average, after a burst of 10 s worth; "
+            "a flood is refused with close code 1008",
+            "N",
+        ),
+    )
+    allowed_hosts: tuple[str, ...] | None = dataclasses.field(
+        default=None,
+        metadata=_option(
+            "Host names the server answers (DNS rebinding); *.example.org for sub-domains, * for any "
+            "(default: the --host address, localhost, 127.0.0.1, ::1)",
+            "HOST[,HOST]",
+            parse=parse_hosts,
+        ),
+    )
+    allowed_origins: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata=_option(
+            "other sites (https://app.example.org) whose pages may call the API; by default only "
+            "the server's own page may POST",
+            "ORIGIN[,ORIGIN]",
+            parse=parse_origins,
+        ),
+    )
 
     def __post_init__(self) -> None:
         for name in BOUNDS:
